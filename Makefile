@@ -1,0 +1,45 @@
+# make train | make test: each creates .venv and installs on first use.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SHARED ?= ../shared/data
+ARGS   ?=
+
+.PHONY: install data train sweep test lint tensorboard clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Copy the offline datasets when they exist; otherwise torchvision downloads on first run.
+data:
+	@if [ -d $(SHARED) ]; then \
+		for d in MNIST FashionMNIST; do \
+			if [ -d $(SHARED)/$$d ] && [ ! -d data/$$d/raw ]; then \
+				mkdir -p data/$$d && cp -r $(SHARED)/$$d/raw data/$$d/ && chmod -R u+w data/$$d; \
+			fi; \
+		done; \
+	fi
+
+train: install data
+	$(PY) -m src.train $(ARGS)
+
+sweep: install data
+	$(PY) -m src.train -m model=mlp model.depth=0,1,2,4 model.width=32,128,512 $(ARGS)
+
+test: install data
+	$(PY) -m pytest $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+tensorboard: install
+	$(VENV)/bin/tensorboard --logdir outputs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

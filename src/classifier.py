@@ -1,0 +1,124 @@
+"""The LightningModule: loss, metrics and optimiser around an MLP."""
+
+import math
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from src.model import MLP
+
+LOSSES = ("cross_entropy", "mse")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "onecycle")
+
+
+class DivergedError(RuntimeError):
+    """The training loss stopped being a finite number."""
+
+
+class Classifier(L.LightningModule):
+    """Trains an `MLP` on flattened images; logs loss and accuracy once per epoch."""
+
+    def __init__(
+        self,
+        hidden: list[int],
+        activation: str = "relu",
+        loss: str = "cross_entropy",
+        optimizer: str = "adamw",
+        lr: float = 3e-3,
+        weight_decay: float = 0.05,
+        momentum: float = 0.9,
+        scheduler: str = "onecycle",
+        in_features: int = 784,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        for name, value, choices in (
+            ("loss", loss, LOSSES),
+            ("optimizer", optimizer, OPTIMIZERS),
+            ("scheduler", scheduler, SCHEDULERS),
+        ):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}: choose one of {list(choices)}")
+        # Plain Python values only, so checkpoints load with weights_only=True.
+        self.save_hyperparameters(logger=False)
+        self.net = MLP(list(hidden), activation, in_features, num_classes)
+        self.num_parameters = sum(p.numel() for p in self.net.parameters())
+        # validate_args=False: argument checks per update cost more than the update itself.
+        acc = dict(num_classes=num_classes, average="micro", validate_args=False)
+        self.train_acc, self.val_acc, self.test_acc = (MulticlassAccuracy(**acc) for _ in "123")
+        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in "123")
+        self.best_val_acc = MaxMetric()
+        self.best_val_acc.persistent(True)  # kept in checkpoints so a resumed run remembers it
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        if self.hparams.loss == "mse":
+            one_hot = F.one_hot(y, self.hparams.num_classes).to(logits.dtype)
+            return F.mse_loss(logits.softmax(dim=1), one_hot)
+        return F.cross_entropy(logits, y)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        getattr(self, f"{stage}_acc").update(logits.detach(), y)
+        getattr(self, f"{stage}_loss").update(loss.detach(), weight=len(y))
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        if not math.isfinite(loss.item()):
+            raise DivergedError(
+                f"training diverged at epoch {self.current_epoch}, step {self.global_step}: "
+                f"loss is {loss.item()}; try a smaller learning rate "
+                f"(model.lr={self.hparams.lr:g} now)"
+            )
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        loss, acc = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
+        values = {f"{stage}/loss": loss.compute(), f"{stage}/acc": acc.compute()}
+        loss.reset()
+        acc.reset()
+        self.log_dict(values, prog_bar=True)
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.best_val_acc.update(self._log_epoch("val")["val/acc"])
+        self.log("val/best_acc", self.best_val_acc.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        params = self.net.parameters()
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(
+                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+            )
+        else:
+            cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
+            opt = cls(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return {"optimizer": opt}
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=hp.lr, total_steps=self.trainer.estimated_stepping_batches
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,115 @@
+"""Train one model and test its best checkpoint: `python -m src.train [overrides]`."""
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig
+
+from src.checkpoint import CheckpointError, check_resumable
+from src.classifier import Classifier, DivergedError
+from src.config import ConfigError, validate
+from src.data import DataError, MNISTDataModule
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: DictConfig) -> Classifier:
+    m = cfg.model
+    return Classifier(
+        hidden=list(m.hidden),
+        activation=m.activation,
+        loss=m.loss,
+        optimizer=m.optimizer,
+        lr=m.lr,
+        weight_decay=m.weight_decay,
+        momentum=m.momentum,
+        scheduler=m.scheduler,
+    )
+
+
+def summary(cfg: DictConfig, model: Classifier, results: dict[str, float]) -> dict:
+    """The run's key choices and final numbers, as written to metrics.json."""
+    hidden = list(cfg.model.hidden)
+    return {
+        "model": cfg.model.name,
+        "hidden": hidden,
+        "depth": len(hidden),
+        "width": max(hidden, default=0),
+        "activation": cfg.model.activation,
+        "loss_fn": cfg.model.loss,
+        "optimizer": cfg.model.optimizer,
+        "lr": cfg.model.lr,
+        "weight_decay": cfg.model.weight_decay,
+        "batch_size": cfg.data.batch_size,
+        "dataset": cfg.data.dataset,
+        "train_size": cfg.data.train_size,
+        "seed": cfg.seed,
+        "parameters": model.num_parameters,
+        **results,
+    }
+
+
+def log_hparams(trainer: L.Trainer, metrics: dict) -> None:
+    """Give TensorBoard's HPARAMS tab the run's choices next to its final numbers."""
+    hparams = {k: v if isinstance(v, int | float | str) else str(v) for k, v in metrics.items()}
+    finals = {k: v for k, v in metrics.items() if k.endswith(("_loss", "_acc"))}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(hparams, metrics=finals)
+
+
+def train(cfg: DictConfig) -> float:
+    """Fit, test the best checkpoint, write metrics.json; return `cfg.monitor`."""
+    validate(cfg)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.output_dir)
+
+    datamodule = MNISTDataModule(**cfg.data, seed=cfg.seed)
+    model = build_model(cfg)
+    loggers = [instantiate(c) for c in cfg.logger.values()]
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    trainer = L.Trainer(**cfg.trainer, logger=loggers, callbacks=callbacks)
+
+    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
+    started = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    fit_seconds = time.perf_counter() - started
+    epochs_run = max(trainer.current_epoch - start_epoch, 1)
+
+    fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    tested = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
+    results = {
+        **{k.replace("/", "_"): v for k, v in fitted.items()},
+        **{k.replace("/", "_"): float(v) for k, v in tested.items()},
+        "epochs": trainer.current_epoch,
+        "seconds_per_epoch": fit_seconds / epochs_run,
+        "best_ckpt": trainer.checkpoint_callback.best_model_path,
+    }
+    metrics = summary(cfg, model, results)
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        log_hparams(trainer, metrics)
+        log.info("test accuracy %.4f, metrics in %s", metrics["test_acc"], output_dir)
+    return fitted[cfg.monitor]
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    try:
+        return train(cfg)
+    except (CheckpointError, ConfigError, DataError, DivergedError) as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

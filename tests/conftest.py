@@ -1,0 +1,63 @@
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array in the IDX format MNIST ships in."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def make_tiny_mnist(root: Path, n_train: int = 120, n_test: int = 30, seed: int = 0) -> Path:
+    """A tiny MNIST in torchvision's layout: each class is a bright 10-pixel band + noise."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 * c + 4, 4:14] = 255
+        images[0, 0, 0], images[0, 0, 1] = 0, 255  # both ends of the pixel range appear
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    return make_tiny_mnist(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST: the project's data/ (filled by `make data`) or a copy of ../shared/data."""
+    data = ROOT / "data"
+    if not (data / "MNIST" / "raw").is_dir():
+        if not (SHARED / "MNIST").is_dir():
+            pytest.fail(f"real MNIST missing: run `make data` or provide {SHARED}")
+        shutil.copytree(SHARED / "MNIST", data / "MNIST")
+    return data
+
+
+def run_module(module: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python -m <module> <overrides>` from the project root, as a user would."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
