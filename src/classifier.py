@@ -54,6 +54,7 @@ class Classifier(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in "123")
         self.best_val_acc = MaxMetric()
         self.best_val_acc.persistent(True)  # kept in checkpoints so a resumed run remembers it
+        self.history: list[dict[str, float]] = []  # per-epoch metrics, also kept in checkpoints
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -98,6 +99,8 @@ class Classifier(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
+        metrics = {k.replace("/", "_"): v.item() for k, v in self.trainer.callback_metrics.items()}
+        self.history.append({"epoch": self.current_epoch, **metrics})
 
     def on_validation_epoch_end(self) -> None:
         self.best_val_acc.update(self._log_epoch("val")["val/acc"])
@@ -105,6 +108,12 @@ class Classifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = checkpoint.get("history", [])
 
     def configure_optimizers(self) -> dict:
         hp = self.hparams

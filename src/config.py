@@ -1,5 +1,10 @@
-"""Config helpers shared by the entry points: the `repeat` resolver and validation."""
+"""Config helpers for the entry points: resolvers, validation and the check Hydra runs first."""
 
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.classifier import LOSSES, OPTIMIZERS, SCHEDULERS
@@ -8,6 +13,10 @@ from src.model import ACTIVATIONS
 
 # conf/model/mlp.yaml builds `hidden` as [width] * depth.
 OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
+# A resumed run writes into the run folder its checkpoint came from: <run>/checkpoints/x.ckpt.
+OmegaConf.register_new_resolver(
+    "run_dir", lambda ckpt, fresh: str(Path(ckpt).parent.parent) if ckpt else fresh, replace=True
+)
 
 
 class ConfigError(ValueError):
@@ -48,3 +57,28 @@ def validate(cfg: DictConfig) -> None:
         )
     if cfg.threads is not None and cfg.threads <= 0:
         raise ConfigError(f"threads={cfg.threads} must be > 0, or null for torch's default")
+
+
+class RunGuard(Callback):
+    """Refuses a bad config before Hydra creates a run folder; fails a sweep with failed jobs."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            validate(config)
+        except ConfigError as e:
+            sys.exit(f"error: {e}")
+        run_dir = Path(config.hydra.run.dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            sys.exit(
+                f"error: cannot create the run folder {run_dir} ({e.strerror}): "
+                "choose a writable one with hydra.run.dir=..."
+            )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        failed = sorted(sweep_dir.glob("*/error.txt"))
+        if failed:
+            jobs = ", ".join(f"{p.parent.name} ({p.read_text().strip()})" for p in failed)
+            sys.exit(f"error: {len(failed)} job(s) of the sweep in {sweep_dir} failed: {jobs}")

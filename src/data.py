@@ -138,14 +138,22 @@ class MNISTDataModule(L.LightningDataModule):
         return ds.data, ds.targets
 
     def _missing_message(self) -> str:
-        return f"dataset not found: put {', '.join(RAW_FILES)} (or their .gz) in {self.raw_dir}"
+        return f"dataset not found: put {', '.join(RAW_FILES)} in {self.raw_dir}"
 
     def prepare_data(self) -> None:
+        if all((self.raw_dir / name).is_file() for name in RAW_FILES):
+            return
+        if not self.hparams.download:
+            raise DataError(f"{self._missing_message()} (or set data.download=true)")
         for train in (True, False):
             try:
-                self.dataset_cls(self.hparams.data_dir, train=train, download=self.hparams.download)
+                # torchvision extracts the .gz files it finds, or downloads them.
+                self.dataset_cls(self.hparams.data_dir, train=train, download=True)
             except RuntimeError as e:
-                raise DataError(f"{self._missing_message()}; download failed: {e}") from None
+                raise DataError(
+                    f"{self._missing_message()}; download failed ({e}); "
+                    "a .gz there that fails its checksum is corrupt: delete it"
+                ) from None
             except OSError as e:
                 raise DataError(f"{self._missing_message()}; {e}") from None
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
@@ -76,39 +78,60 @@ def train(cfg: DictConfig) -> float:
 
     datamodule = MNISTDataModule(**cfg.data, seed=cfg.seed)
     model = build_model(cfg)
+    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
     loggers = [instantiate(c) for c in cfg.logger.values()]
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = L.Trainer(**cfg.trainer, logger=loggers, callbacks=callbacks)
 
-    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     fit_seconds = time.perf_counter() - started
-    epochs_run = max(trainer.current_epoch - start_epoch, 1)
-
-    fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    history = list(model.history)  # testing the best checkpoint restores that epoch's history
+    fitted = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
     tested = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
     results = {
-        **{k.replace("/", "_"): v for k, v in fitted.items()},
+        **fitted,
         **{k.replace("/", "_"): float(v) for k, v in tested.items()},
         "epochs": trainer.current_epoch,
-        "seconds_per_epoch": fit_seconds / epochs_run,
+        "seconds_per_epoch": fit_seconds / max(trainer.current_epoch - start_epoch, 1),
         "best_ckpt": trainer.checkpoint_callback.best_model_path,
     }
     metrics = summary(cfg, model, results)
     if trainer.is_global_zero:
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (output_dir / "metrics.json").write_text(
+            json.dumps({**metrics, "history": history}, indent=2) + "\n"
+        )
         log_hparams(trainer, metrics)
         log.info("test accuracy %.4f, metrics in %s", metrics["test_acc"], output_dir)
-    return fitted[cfg.monitor]
+    return fitted[cfg.monitor.replace("/", "_")]
+
+
+def resume_hint(cfg: DictConfig) -> str:
+    """The command that continues this run, or why there is nothing to continue."""
+    last = Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return "no epoch finished, so there is no checkpoint to resume from"
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    return "resume with: python -m src.train " + " ".join([*overrides, f"ckpt_path={last}"])
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     try:
         return train(cfg)
-    except (CheckpointError, ConfigError, DataError, DivergedError) as e:
-        sys.exit(f"error: {e}")
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C and SIGTERM into SystemExit
+        sys.exit(f"interrupted: {resume_hint(cfg)}")
+    except Exception as e:
+        expected = (CheckpointError, ConfigError, DataError, DivergedError)
+        message = str(e) if isinstance(e, expected) else f"{type(e).__name__}: {e}"
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if not isinstance(e, expected):
+                raise
+            sys.exit(f"error: {message}")
+        # In a sweep, one bad cell must not stop the others: record it and go on.
+        log.error("job failed: %s", message, exc_info=not isinstance(e, expected))
+        (Path(cfg.output_dir) / "error.txt").write_text(message + "\n")
+        return float("nan")
 
 
 if __name__ == "__main__":
