@@ -168,12 +168,18 @@ class MNISTDataModule(L.LightningDataModule):
 
         if stage in ("fit", "validate") and self.train is None:
             images, labels = self._load(train=True)
-            x, y = normalise(images).to(device), labels.to(device)
             train_idx, val_idx = self.split(labels)
+            # Select on uint8, then normalise: no full float32 copy is ever held twice.
             self.train = TensorBatches(
-                x[train_idx], y[train_idx], shuffle=True, seed=self.hparams.seed, **batches
+                normalise(images[train_idx]).to(device),
+                labels[train_idx].to(device),
+                shuffle=True,
+                seed=self.hparams.seed,
+                **batches,
             )
-            self.val = TensorBatches(x[val_idx], y[val_idx], **batches)
+            self.val = TensorBatches(
+                normalise(images[val_idx]).to(device), labels[val_idx].to(device), **batches
+            )
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
             self.test = TensorBatches(normalise(images).to(device), labels.to(device), **batches)

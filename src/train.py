@@ -68,20 +68,24 @@ def log_hparams(trainer: L.Trainer, metrics: dict) -> None:
             logger.log_hyperparams(hparams, metrics=finals)
 
 
-def train(cfg: DictConfig) -> float:
-    """Fit, test the best checkpoint, write metrics.json; return `cfg.monitor`."""
+def build(cfg: DictConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
+    """The data, model and Trainer of a run, seeded; the benchmark times exactly these."""
     validate(cfg)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.output_dir)
-
     datamodule = MNISTDataModule(**cfg.data, seed=cfg.seed)
     model = build_model(cfg)
-    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
     loggers = [instantiate(c) for c in cfg.logger.values()]
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = L.Trainer(**cfg.trainer, logger=loggers, callbacks=callbacks)
+    return datamodule, model, L.Trainer(**cfg.trainer, logger=loggers, callbacks=callbacks)
+
+
+def train(cfg: DictConfig) -> float:
+    """Fit, test the best checkpoint, write metrics.json; return `cfg.monitor`."""
+    datamodule, model, trainer = build(cfg)
+    output_dir = Path(cfg.output_dir)
+    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
 
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)

@@ -1,0 +1,212 @@
+"""Seconds per epoch: raw PyTorch vs the project's Trainer path vs the classic pipeline.
+
+    python -m benchmarks.bench [--epochs 4] [--models linear mlp3 wide] [--out FILE]
+
+Each epoch is one pass over the 55,000 training images and one over the 5,000
+validation images, batch 512, AdamW. The first epoch is a warm-up and is not counted.
+(a) raw: a plain loop slicing a pre-normalised tensor; (b) project: `src.train.build`,
+exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar);
+(c) classic: torchvision MNIST -> PIL -> ToTensor -> Normalize through a DataLoader,
+in the same Trainer. Then whole-process figures for `python -m src.train` (one epoch).
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from torch.utils.data import DataLoader, random_split
+from torchvision import datasets, transforms
+
+from src.data import MNISTDataModule
+from src.model import MLP
+from src.train import build
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"linear": [], "mlp3": [256, 128], "wide": [1024, 1024]}
+
+
+class EpochTimer(L.Callback):
+    """Wall time of each whole epoch: training, validation, logging and checkpointing."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.starts.append(time.perf_counter())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.starts.append(time.perf_counter())
+
+    @property
+    def seconds(self) -> list[float]:
+        return [b - a for a, b in zip(self.starts, self.starts[1:], strict=False)]
+
+
+class ClassicMNIST(L.LightningDataModule):
+    """The per-sample pipeline most tutorials use, with the same split sizes."""
+
+    def __init__(self, data_dir: str, batch_size: int = 512) -> None:
+        super().__init__()
+        self.data_dir, self.batch_size = data_dir, batch_size
+        self.transform = transforms.Compose(
+            [
+                transforms.ToTensor(),
+                transforms.Normalize((0.5,), (0.5,)),  # = 2*x/255 - 1
+                transforms.Lambda(torch.flatten),
+            ]
+        )
+
+    def setup(self, stage: str) -> None:
+        full = datasets.MNIST(self.data_dir, train=True, transform=self.transform)
+        generator = torch.Generator().manual_seed(0)
+        self.train_set, self.val_set = random_split(full, [55_000, 5_000], generator=generator)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+def project_config(model: str, epochs: int, out: Path, device: str):
+    hidden = "[" + ",".join(map(str, MODELS[model])) + "]"
+    overrides = [
+        f"model.hidden={hidden}",
+        f"model.name={model}",
+        f"trainer.max_epochs={epochs}",
+        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+        f"output_dir={out}",
+    ]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def time_trainer(model: str, epochs: int, device: str, classic: bool) -> list[float]:
+    """Per-epoch seconds of the project's Trainer path, or of it fed by the classic loader."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = project_config(model, epochs, Path(out), device)
+        datamodule, module, trainer = build(cfg)
+        if classic:
+            datamodule = ClassicMNIST(cfg.data.data_dir)
+        timer = EpochTimer()
+        trainer.callbacks.append(timer)
+        trainer.fit(module, datamodule=datamodule)
+        return timer.seconds
+
+
+def time_raw(model: str, epochs: int, device: str) -> list[float]:
+    """Per-epoch seconds of a plain loop over in-memory tensors (same split, model, optimiser)."""
+    dm = MNISTDataModule(on_device=False)
+    dm.prepare_data()
+    dm.setup("fit")
+    x, y = dm.train.x.to(device), dm.train.y.to(device)
+    vx, vy = dm.val.x.to(device), dm.val.y.to(device)
+    torch.manual_seed(0)
+    net = MLP(MODELS[model]).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for idx in torch.randperm(len(x), device=device).split(512):
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            correct = sum(
+                (net(b).argmax(1) == t).sum() for b, t in zip(vx.split(512), vy.split(512))
+            )
+        float(correct)  # waits for the device
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def flops_per_epoch(hidden: list[int], n_train: int = 55_000, n_val: int = 5_000) -> float:
+    """Matmul FLOPs: forward 2*MACs, backward 4*MACs per training image; forward per val image."""
+    widths = [784, *hidden, 10]
+    macs = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+    return 6 * macs * n_train + 2 * macs * n_val
+
+
+def whole_process(model: str) -> dict[str, float]:
+    """Wall time outside the epoch and peak RSS of `python -m src.train trainer.max_epochs=1`."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "src.train", f"model={model}", "trainer.max_epochs=1"]
+        start = time.perf_counter()
+        subprocess.run([*cmd, f"hydra.run.dir={out}"], cwd=ROOT, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        epoch = json.loads((Path(out) / "metrics.json").read_text())["seconds_per_epoch"]
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"wall": wall, "epoch": epoch, "outside": wall - epoch, "peak_mb": peak_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs after one warm-up")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--skip-classic", action="store_true", help="leave out (c), the slow one")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    epochs = args.epochs + 1
+
+    rows = []
+    for model in args.models:
+        print(f"[{model}] raw loop ...", flush=True)
+        raw = time_raw(model, epochs, device)[1:]
+        print(f"[{model}] project Trainer path ...", flush=True)
+        project = time_trainer(model, epochs, device, classic=False)[1:]
+        classic = []
+        if not args.skip_classic:
+            print(f"[{model}] classic per-sample pipeline ...", flush=True)
+            classic = time_trainer(model, epochs, device, classic=True)[1:]
+        a, b = statistics.median(raw), statistics.median(project)
+        c = statistics.median(classic) if classic else float("nan")
+        rows.append(
+            f"| {model} | {device} | {fmt(raw)} | {fmt(project)} | {fmt(classic)} "
+            f"| {b / a:.2f} | {c / b:.1f} | {flops_per_epoch(MODELS[model]) / a / 1e9:.0f} |"
+        )
+    process = [whole_process(m) for m in ("mlp3",)]
+
+    table = "\n".join(
+        [
+            f"Median seconds per epoch (min-max) over {args.epochs} epochs after a warm-up, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}.",
+            "",
+            "| model | device | (a) raw loop | (b) project | (c) classic | b/a | c/b | GFLOP/s (a) |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Whole process, `python -m src.train model=mlp3 trainer.max_epochs=1`:",
+            "",
+            "| wall s | epoch s | outside the epoch s | peak RSS MB |",
+            "|---|---|---|---|",
+            *(
+                f"| {p['wall']:.2f} | {p['epoch']:.2f} | {p['outside']:.2f} | {p['peak_mb']:.0f} |"
+                for p in process
+            ),
+        ]
+    )
+    args.out.write_text(table + "\n")
+    print(table)
+    print(f"\nwritten to {args.out}")
+
+
+def fmt(seconds: list[float]) -> str:
+    if not seconds:
+        return "-"
+    return f"{statistics.median(seconds):.3f} ({min(seconds):.3f}-{max(seconds):.3f})"
+
+
+if __name__ == "__main__":
+    main()
