@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 SHARED ?= ../shared/data
 ARGS   ?=
 
-.PHONY: install data train sweep test lint tensorboard clean
+.PHONY: install data train sweep test bench lint tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,11 @@ train: install data
 	$(PY) -m src.train $(ARGS)
 
 sweep: install data
-	$(PY) -m src.train -m model=mlp model.depth=0,1,2,4 model.width=32,128,512 $(ARGS)
+	$(PY) -m src.train -m model=mlp model.depth=0,1,2,4 model.width=32,128,512 \
+		hydra/launcher=joblib hydra.launcher.n_jobs=2 threads=1 $(ARGS)
+
+bench: install data
+	$(PY) -m benchmarks.bench $(ARGS)
 
 test: install data
 	$(PY) -m pytest $(ARGS)
