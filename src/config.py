@@ -76,6 +76,11 @@ class RunGuard(Callback):
                 "choose a writable one with hydra.run.dir=..."
             )
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Launchers make the sweep folder only when jobs start, but a sweeper may store its
+        # state there first: hparams_search=optuna keeps its SQLite study in it.
+        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         failed = sorted(sweep_dir.glob("*/error.txt"))

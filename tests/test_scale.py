@@ -1,0 +1,132 @@
+"""Scaling out: DDP on CPU, the submitit launchers and the Optuna search, through the real CLI."""
+
+import json
+from pathlib import Path
+
+import lightning as L
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from tests.conftest import ROOT, run_module
+
+SMALL = ["model=linear", "trainer.max_epochs=1"]
+
+
+class CountTestExamples(L.Callback):
+    """Writes how many test examples each rank, and the synced accuracy metric, counted.
+
+    Callbacks' epoch-end hooks run before the module's, so the metric is not reset yet.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        acc = pl_module.test_acc  # micro accuracy: every example adds one to tp or to fn
+        per_rank = trainer.strategy.all_gather((acc.tp + acc.fn).sum())
+        with acc.sync_context():
+            synced = int((acc.tp + acc.fn).sum())
+        if trainer.is_global_zero:
+            counts = {"per_rank": per_rank.flatten().tolist(), "synced": synced}
+            self.path.write_text(json.dumps(counts))
+
+
+def compose_train(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "gpus", "nodes"),
+    [([], 1, 1), (["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], 4, 2)],
+)
+def test_slurm_launcher_asks_one_task_per_gpu(overrides, gpus, nodes):
+    launcher = compose_train("hydra/launcher=slurm", *overrides).hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.gpus_per_node == launcher.tasks_per_node == gpus
+    assert launcher.nodes == nodes
+
+
+@pytest.mark.slow
+def test_ddp_cpu_tests_the_whole_split_once(tmp_path, mnist_dir):
+    counts = tmp_path / "counts.json"
+    run_module(
+        "src.train",
+        "trainer=ddp_cpu",
+        *SMALL,
+        "data.train_size=2000",
+        f"data.data_dir={mnist_dir}",
+        # A rank that re-resolved the time would make a second folder.
+        f"hydra.run.dir={tmp_path / 'runs'}/${{now:%H-%M-%S-%f}}",
+        "+callbacks.count._target_=tests.test_scale.CountTestExamples",
+        f"+callbacks.count.path={counts}",
+    )
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "train_ddp_process_1.log").is_file()  # rank 1 ran, in the same folder
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert json.loads(counts.read_text()) == {"per_rank": [5000, 5000], "synced": 10_000}
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    result = run_module(
+        "src.eval", f"ckpt_path={metrics['best_ckpt']}", f"data_dir={mnist_dir}", "accelerator=cpu"
+    )
+    printed = dict(
+        line.split(": ") for line in result.stdout.splitlines() if line.startswith("test/")
+    )
+    # Accuracy on 10,000 images is a multiple of 1e-4, so four printed decimals are exact.
+    assert float(printed["test/acc"]) == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert float(printed["test/loss"]) == pytest.approx(metrics["test_loss"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_a_two_job_sweep(tmp_path, mnist_dir):
+    run_module(
+        "src.train",
+        "-m",
+        "model=linear,mlp2",
+        "trainer.max_epochs=1",
+        "data.train_size=1000",
+        f"data.data_dir={mnist_dir}",
+        "hydra/launcher=submitit_local",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    models = {json.loads(p.read_text())["model"] for p in tmp_path.glob("*/metrics.json")}
+    assert models == {"linear", "mlp2"}
+
+
+@pytest.mark.slow
+def test_optuna_search_finds_best_params_and_resumes(tmp_path, mnist_dir):
+    sweep = tmp_path / "sweep"  # does not exist yet: the study is stored in it
+
+    def search(n_trials: int) -> dict:
+        run_module(
+            "src.train",
+            "-m",
+            "hparams_search=optuna",
+            f"hydra.sweeper.n_trials={n_trials}",
+            "trainer.max_epochs=1",
+            "data.train_size=500",
+            f"data.data_dir={mnist_dir}",
+            f"hydra.sweep.dir={sweep}",
+        )
+        return OmegaConf.load(sweep / "optimization_results.yaml")
+
+    first = search(3)
+    assert set(first["best_params"]) == {
+        "model.lr",
+        "model.weight_decay",
+        "model.depth",
+        "model.width",
+    }
+    study = optuna.load_study(study_name="mnist_mlp", storage=f"sqlite:///{sweep}/optuna.db")
+    assert first["best_value"] == pytest.approx(study.best_value)
+
+    second = search(2)
+    study = optuna.load_study(study_name="mnist_mlp", storage=f"sqlite:///{sweep}/optuna.db")
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 5
+    assert second["best_value"] == pytest.approx(study.best_value)
+    assert second["best_value"] >= first["best_value"]
+    assert len(list(sweep.glob("*/metrics.json"))) == 5  # the rerun kept the first trials' runs
