@@ -33,7 +33,21 @@ from src.data import TRAIN_IMAGES
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("model", "hidden", "depth", "width", "activation", "loss_fn", "train_size", "seed")
+SETTINGS = (
+    "model",
+    "hidden",
+    "depth",
+    "width",
+    "activation",
+    "loss_fn",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "dataset",
+    "train_size",
+    "seed",
+)
 RESULTS = (
     "train_acc",
     "val_acc",
@@ -50,6 +64,8 @@ RESULTS = (
 COLUMNS = ("job", "status", *SETTINGS, "parameters", *RESULTS, "reason", "overrides")
 HEADERS = {
     "loss_fn": "loss",
+    "weight_decay": "weight decay",
+    "batch_size": "batch",
     "train_size": "train size",
     "parameters": "params",
     "train_acc": "train acc %",
@@ -63,8 +79,6 @@ HEADERS = {
     "seconds_per_epoch": "s/epoch",
     "seconds": "fit s",
 }
-# Settings that can tell the jobs of a sweep apart, for panel titles.
-DESCRIBE = ("hidden", "activation", "loss_fn", "train_size", "seed", "optimizer", "lr")
 
 
 class ReportError(RuntimeError):
@@ -234,7 +248,7 @@ def cell(key: str, value: Any) -> str:
     if key.endswith("_acc") or key == "gap":
         return f"{100 * value:.2f}"
     if key.endswith("_loss"):
-        return f"{value:.4f}"
+        return f"{value:.4g}"
     if key == "parameters":
         return f"{value:,}"
     if key == "seconds_per_epoch":
@@ -255,10 +269,11 @@ def sweep_overrides(sweep_dir: Path) -> str:
 
 
 def write_markdown(rows: list[dict[str, Any]], sweep_dir: Path, path: Path) -> None:
-    """A readable table; settings shared by every successful job are stated above it."""
+    """A readable table; settings shared by every ok job are stated above it instead."""
     ok = [r for r in rows if r["status"] == "ok"]
     shared = [k for k in SETTINGS if ok and len({str(r[k]) for r in ok}) == 1]
-    columns = [c for c in COLUMNS if c not in shared and c != "overrides"]
+    omit = {*shared, "overrides", *(["reason"] if len(ok) == len(rows) else [])}
+    columns = [c for c in COLUMNS if c not in omit]
     lines = [
         f"# Sweep {sweep_dir}",
         "",
@@ -267,11 +282,14 @@ def write_markdown(rows: list[dict[str, Any]], sweep_dir: Path, path: Path) -> N
     if overrides := sweep_overrides(sweep_dir):
         lines.append(f"Overrides: `{overrides}`.")
     if shared:
-        lines.append("Every job: " + ", ".join(f"{k} {ok[0][k]}" for k in shared) + ".")
+        every = "Every job" if len(ok) == len(rows) else "Every ok job"
+        lines.append(f"{every}: " + ", ".join(f"{k} {ok[0][k]}" for k in shared) + ".")
     if ok:
         best = max(ok, key=lambda r: r["val_acc"])
+        differ = [k for k in SETTINGS if k not in (*shared, "depth", "width")]
+        which = ", ".join(f"{k} {best[k]}" for k in differ)
         lines.append(
-            f"Best validation accuracy: job {best['job']} ({arch(best['hidden'])}), "
+            f"Best validation accuracy: job {best['job']}{f' ({which})' if which else ''}, "
             f"{cell('val_acc', best['val_acc'])}% val, {cell('test_acc', best['test_acc'])}% test."
         )
     lines += [
@@ -302,10 +320,8 @@ def describe(job: Job, keys: list[str]) -> str:
             parts.append(arch(value))
         elif key == "train_size":
             parts.append(f"n={value or 'full'}")
-        elif key in ("seed", "lr"):
-            parts.append(f"{key} {value}")
         else:
-            parts.append(str(value))
+            parts.append(value if isinstance(value, str) else f"{key} {value}")
     return ", ".join(parts) or arch(job.get("hidden"))
 
 
@@ -318,12 +334,15 @@ def mean_by(jobs: list[Job], key: Callable[[Job], Any], value: str) -> dict[Any,
 
 
 def plain_log_y(ax: Axes) -> None:
-    """Log y axis labelled 0.1, 0.2, 0.5, 1 rather than 10^-1, 2x10^-1, ..."""
+    """Log y axis labelled 0.1, 1 rather than 10^-1, 10^0; also 0.2, 0.5 on short ranges."""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(
-        FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "25" else "")
-    )
+
+    def minor(value: float, _: int) -> str:
+        low, high = ax.get_ylim()
+        return f"{value:g}" if high / low < 1000 and f"{value:e}"[0] in "25" else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -413,9 +432,9 @@ def plot_heatmap(jobs: list[Job], path: Path) -> Path:
 def plot_curves(jobs: list[Job], keys: list[str], path: Path) -> Path:
     """Small multiples of train and validation loss per epoch, one panel per job."""
     jobs = [j for j in jobs if j.curves is not None]
-    cols = min(len(jobs), 5)
+    cols = min(len(jobs), 4 if len(jobs) <= 16 else 6)
     rows = math.ceil(len(jobs) / cols)
-    fig = Figure(figsize=(3.2 * cols + 0.5, 2.4 * rows + 0.8), layout="constrained")
+    fig = Figure(figsize=(max(3.2 * cols, 8), 2.4 * rows + 1), layout="constrained")
     axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
     for ax, job in zip(axes, jobs, strict=False):
         c = job.curves
@@ -425,11 +444,22 @@ def plot_curves(jobs: list[Job], keys: list[str], path: Path) -> Path:
             best = int(np.argmin(c.val_loss))
             ax.plot(c.val_epoch[best], c.val_loss[best], "o", color="C1", label="lowest val loss")
             ax.axvline(c.val_epoch[best], color="C1", ls=":", lw=1)
+            ax.text(
+                0.97,
+                0.95,
+                f"val loss: lowest {c.val_loss[best]:.3g} (epoch {c.val_epoch[best]:.0f}),"
+                f" last {c.val_loss[-1]:.3g}",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+            )
         failed = "" if job.metrics else " (failed)"
         ax.set_title(f"job {job.name}: {describe(job, keys)}{failed}", fontsize=9)
         plain_log_y(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, alpha=0.3)
+        ax.grid(True, which="minor", axis="y", alpha=0.1)
         ax.tick_params(which="both", labelsize=7)
     for ax in axes[len(jobs) :]:
         ax.set_visible(False)
@@ -437,10 +467,10 @@ def plot_curves(jobs: list[Job], keys: list[str], path: Path) -> Path:
         ax.set_ylabel("loss (log scale)")
     for ax in axes[max(len(jobs) - cols, 0) : len(jobs)]:
         ax.set_xlabel("epoch")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle(
-        "Loss per epoch, train vs validation "
-        "(dot: lowest validation loss; a rise after it is overfitting)"
+        "Train vs validation loss per epoch\n"
+        "(dot: lowest validation loss; validation rising after it is overfitting)"
     )
     return save(fig, path)
 
@@ -485,7 +515,7 @@ def report(sweep_dir: Path) -> list[Path]:
     if one_size and min(len({j.get(k) for j in grid}) for k in ("depth", "width")) >= 2:
         written.append(plot_heatmap(ok, sweep_dir / "heatmap.png"))
     if any(j.curves is not None for j in jobs):
-        keys = [k for k in DESCRIBE if varying(ok, k)]
+        keys = [k for k in SETTINGS if k not in ("model", "depth", "width") and varying(ok, k)]
         written.append(plot_curves(jobs, keys, sweep_dir / "curves.png"))
     if varying(ok, "train_size"):
         written.append(plot_data_size(ok, sweep_dir / "data_size.png"))
