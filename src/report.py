@@ -377,6 +377,14 @@ def plot_train_val(
         )
 
 
+def log_x_axes(axes: tuple, quantity: str) -> None:
+    """A log-scaled, gridded x axis of `quantity` on each of `axes`."""
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{quantity} (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+
+
 def plot_capacity(jobs: list[Job], path: Path) -> Path:
     """Train and validation accuracy and loss against parameter count, one line per depth."""
     fig = Figure(figsize=(12, 4.8), layout="constrained")
@@ -386,10 +394,7 @@ def plot_capacity(jobs: list[Job], path: Path) -> Path:
         label = "depth 0 (linear)" if depth == 0 else f"depth {depth}"
         for ax, metric in ((acc_ax, "acc"), (loss_ax, "loss")):
             plot_train_val(ax, members, lambda j: j.get("parameters"), metric, f"C{i}", label)
-    for ax in (acc_ax, loss_ax):
-        ax.set_xscale("log")
-        ax.set_xlabel("parameters (log scale)")
-        ax.grid(True, which="both", alpha=0.3)
+    log_x_axes((acc_ax, loss_ax), "parameters")
     acc_ax.set(ylabel="accuracy (%)", title="Final accuracy")
     loss_ax.set(ylabel="loss (log scale)", title="Final loss")
     plain_log_y(loss_ax)
@@ -488,10 +493,7 @@ def plot_data_size(jobs: list[Job], path: Path) -> Path:
         plot_train_val(acc_ax, members, lambda j: j.get("examples"), "acc", f"C{i}", label)
         gaps = mean_by(members, lambda j: j.get("examples"), "gap")
         gap_ax.plot(list(gaps), [100 * v for v in gaps.values()], "s-", color=f"C{i}", label=label)
-    for ax in (acc_ax, gap_ax):
-        ax.set_xscale("log")
-        ax.set_xlabel("training examples (log scale)")
-        ax.grid(True, which="both", alpha=0.3)
+    log_x_axes((acc_ax, gap_ax), "training examples")
     acc_ax.set(ylabel="accuracy (%)", title="Final accuracy")
     gap_ax.set(ylabel="train - validation accuracy (points)", title="Generalisation gap")
     train_val_legend(acc_ax, "lower right")
