@@ -27,7 +27,7 @@ from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src.data import MNISTDataModule
+from src.data import MNISTDataModule, normalise
 from src.model import MLP
 from src.train import build
 
@@ -109,8 +109,8 @@ def time_raw(model: str, epochs: int, device: str) -> list[float]:
     dm = MNISTDataModule(on_device=False)
     dm.prepare_data()
     dm.setup("fit")
-    x, y = dm.train.x.to(device), dm.train.y.to(device)
-    vx, vy = dm.val.x.to(device), dm.val.y.to(device)
+    x, y = normalise(dm.train.x).to(device), dm.train.y.to(device)
+    vx, vy = normalise(dm.val.x).to(device), dm.val.y.to(device)
     torch.manual_seed(0)
     net = MLP(MODELS[model]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)

@@ -41,6 +41,10 @@ def load_checkpoint(path: str | Path) -> tuple[Classifier, dict]:
 def check_resumable(path: str | Path, model: Classifier) -> int:
     """The epoch a resumed run starts at; refuses a checkpoint of another architecture."""
     ckpt = read_checkpoint(path)
+    if "optimizer_states" not in ckpt:
+        raise CheckpointError(
+            f"{path} holds weights only (best.ckpt does): resume from last.ckpt beside it"
+        )
     saved = {k: ckpt["hyper_parameters"].get(k) for k in ("hidden", "activation", "loss")}
     wanted = {k: model.hparams[k] for k in saved}
     if saved != wanted:

@@ -1,5 +1,7 @@
 """Config helpers for the entry points: resolvers, validation and the check Hydra runs first."""
 
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,17 @@ class RunGuard(Callback):
         if failed:
             jobs = ", ".join(f"{p.parent.name} ({p.read_text().strip()})" for p in failed)
             sys.exit(f"error: {len(failed)} job(s) of the sweep in {sweep_dir} failed: {jobs}")
+
+
+class FastExit(Callback):
+    """Ends a finished single run at once, skipping the interpreter's and CUDA torch's teardown.
+
+    That teardown takes ~0.5 s and adds ~0.13 GB to peak memory (make bench). Sweeps exit
+    normally: their launchers' worker processes are stopped by that teardown.
+    """
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

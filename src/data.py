@@ -1,4 +1,4 @@
-"""MNIST-style data held as one normalised tensor and served as shuffled slices."""
+"""MNIST-style data held as uint8 tensors and served as shuffled, normalised slices."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +23,18 @@ class DataError(RuntimeError):
 
 
 def normalise(images: Tensor) -> Tensor:
-    """uint8 images [N, 28, 28] -> float32 [N, 784] in [-1, 1], as 2*x/255 - 1."""
-    return images.reshape(len(images), -1).float().mul_(2 / 255).sub_(1)
+    """uint8 images [N, 28, 28] or [N, 784] -> float32 [N, 784] in [-1, 1], as 2*x/255 - 1."""
+    if images.dtype != torch.uint8:  # .float() of a float tensor is itself: mul_ would change it
+        raise TypeError(f"normalise takes uint8 pixels, not {images.dtype}")
+    return images.flatten(1).float().mul_(2 / 255).sub_(1)
 
 
 class TensorBatches:
-    """Batches sliced from in-memory tensors; a fresh seeded permutation each epoch.
+    """Normalised batches sliced from in-memory uint8 images; a fresh seeded order each epoch.
+
+    Images stay uint8 [N, 784], a quarter of the memory of float32; gathering a
+    uint8 batch with index_select and normalising it is as fast as slicing a
+    float32 copy (mlp3 epoch times unchanged).
 
     The permutation depends only on (seed, epoch), so a run resumed at an epoch
     boundary sees exactly the batches an uninterrupted run would. Under DDP each
@@ -75,7 +81,7 @@ class TensorBatches:
         if self.shuffle:
             self.epoch += 1
         for batch in order.split(self.batch_size):
-            yield self.x[batch], self.y[batch]
+            yield normalise(self.x.index_select(0, batch)), self.y.index_select(0, batch)
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -92,7 +98,7 @@ def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Te
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST (or Fashion-MNIST) decoded once into normalised tensors.
+    """MNIST (or Fashion-MNIST) decoded once into uint8 tensors, normalised per batch.
 
     The validation split is carved from the 60,000 training images with a fixed
     seed; the official 10,000 test images are only used by `test`.
@@ -169,20 +175,19 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in ("fit", "validate") and self.train is None:
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
-            # Select on uint8, then normalise: no full float32 copy is ever held twice.
             self.train = TensorBatches(
-                normalise(images[train_idx]).to(device),
+                images[train_idx].flatten(1).to(device),
                 labels[train_idx].to(device),
                 shuffle=True,
                 seed=self.hparams.seed,
                 **batches,
             )
             self.val = TensorBatches(
-                normalise(images[val_idx]).to(device), labels[val_idx].to(device), **batches
+                images[val_idx].flatten(1).to(device), labels[val_idx].to(device), **batches
             )
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
-            self.test = TensorBatches(normalise(images).to(device), labels.to(device), **batches)
+            self.test = TensorBatches(images.flatten(1).to(device), labels.to(device), **batches)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Seeded train/val indices, then the optional class-balanced train subset."""

@@ -19,11 +19,19 @@ def test_normalise_maps_pixels_to_minus_one_one():
     assert x[0, 2:].tolist() == pytest.approx([2 * 51 / 255 - 1, 2 * 204 / 255 - 1])
 
 
-def test_loaded_data_is_flat_and_in_range(tiny_data):
+def test_data_is_stored_as_uint8_and_served_normalised(tiny_data):
     dm = setup_module_data(tiny_data)
-    x = dm.train.x
-    assert x.shape[1] == 784
-    assert x.min() == -1.0 and x.max() == 1.0
+    assert dm.train.x.dtype == torch.uint8 and dm.train.x.shape == (100, 784)
+    served = torch.cat([x for x, _ in dm.val_dataloader()])
+    assert served.dtype == torch.float32
+    assert torch.equal(served, normalise(dm.val.x))
+    everything = torch.cat([served, *(x for x, _ in dm.train_dataloader())])
+    assert everything.min() == -1.0 and everything.max() == 1.0
+
+
+def test_normalise_refuses_floats_it_would_overwrite():
+    with pytest.raises(TypeError, match="uint8"):
+        normalise(torch.zeros(2, 784))
 
 
 def test_split_sizes_no_overlap_and_stable(tiny_data):
@@ -44,21 +52,21 @@ def test_test_split_is_the_official_test_set(tiny_data):
 
 
 def test_train_batches_cover_the_epoch_exactly_once():
-    x = torch.arange(103, dtype=torch.float32).unsqueeze(1)
-    batches = TensorBatches(x, torch.zeros(103), batch_size=10, shuffle=True, seed=1)
+    x = torch.zeros(103, 784, dtype=torch.uint8)
+    batches = TensorBatches(x, torch.arange(103), batch_size=10, shuffle=True, seed=1)
     assert len(batches) == 11
     epochs = []
     for _ in range(2):
-        seen = torch.cat([xb.squeeze(1) for xb, _ in batches])
-        assert sorted(seen.long().tolist()) == list(range(103))
+        seen = torch.cat([yb for _, yb in batches])
+        assert sorted(seen.tolist()) == list(range(103))
         epochs.append(seen)
     assert not torch.equal(epochs[0], epochs[1]), "each epoch should reshuffle"
 
 
 def test_shards_are_disjoint_and_cover_eval_data():
-    x = torch.arange(11, dtype=torch.float32).unsqueeze(1)
-    shards = [TensorBatches(x, torch.zeros(11), 4, rank=r, world_size=2) for r in (0, 1)]
-    seen = [torch.cat([xb for xb, _ in s]).squeeze(1).long().tolist() for s in shards]
+    x = torch.zeros(11, 784, dtype=torch.uint8)
+    shards = [TensorBatches(x, torch.arange(11), 4, rank=r, world_size=2) for r in (0, 1)]
+    seen = [torch.cat([yb for _, yb in s]).tolist() for s in shards]
     assert sorted(seen[0] + seen[1]) == list(range(11))
     assert [len(s) for s in shards] == [2, 2]
 

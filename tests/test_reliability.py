@@ -79,7 +79,8 @@ def test_divergence_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path,
         check=False,
     )
     line = one_error_line(result)
-    assert "diverged at epoch 2" in line and "smaller learning rate" in line
+    # 3000 images in batches of 512 are 6 steps an epoch: epoch 2 starts at step 12.
+    assert "diverged at epoch 2, step 12" in line and "smaller learning rate" in line
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["epoch"] == 1
     assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
@@ -189,6 +190,22 @@ def test_resuming_another_architecture_is_refused(tmp_path, tiny_data):
         check=False,
     )
     assert "resume with the same model settings" in one_error_line(result)
+
+
+@pytest.mark.slow
+def test_last_checkpoint_follows_every_epoch_and_best_holds_weights(tmp_path, tiny_data):
+    # "Best" = lowest epoch, so it never improves after epoch 0 and last.ckpt must not wait on it.
+    common = [f"data.data_dir={tiny_data}", "data.val_size=20", "trainer.max_epochs=3"]
+    never_better = ["callbacks.best_checkpoint.monitor=epoch", "callbacks.best_checkpoint.mode=min"]
+    run_module("src.train", *common, *never_better, f"hydra.run.dir={tmp_path}")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
+    assert "optimizer_states" in last and "optimizer_states" not in best
+    result = run_module(
+        "src.train", *common, f"ckpt_path={tmp_path / 'checkpoints' / 'best.ckpt'}", check=False
+    )
+    assert "resume from last.ckpt" in one_error_line(result)
 
 
 @pytest.mark.slow

@@ -15,15 +15,12 @@ SMALL = ["model=linear", "trainer.max_epochs=1"]
 
 
 class CountTestExamples(L.Callback):
-    """Writes how many test examples each rank, and the synced accuracy metric, counted.
-
-    Callbacks' epoch-end hooks run before the module's, so the metric is not reset yet.
-    """
+    """Writes how many test examples each rank, and the synced accuracy metric, counted."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
 
-    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         acc = pl_module.test_acc  # micro accuracy: every example adds one to tp or to fn
         per_rank = trainer.strategy.all_gather((acc.tp + acc.fn).sum())
         with acc.sync_context():
