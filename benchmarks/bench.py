@@ -12,7 +12,6 @@ in the same Trainer. Then whole-process figures for `python -m src.train` (one e
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -136,16 +135,29 @@ def flops_per_epoch(hidden: list[int], n_train: int = 55_000, n_val: int = 5_000
     return 6 * macs * n_train + 2 * macs * n_val
 
 
+# Linux counts a child's peak memory from the moment it forks, so the run is started by a
+# small Python process and its peak is read there, not inherited from this large one.
+PEAK_OF_CHILD = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True,"
+    " capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def whole_process(model: str) -> dict[str, float]:
     """Wall time outside the epoch and peak RSS of `python -m src.train trainer.max_epochs=1`."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "src.train", f"model={model}", "trainer.max_epochs=1"]
         start = time.perf_counter()
-        subprocess.run([*cmd, f"hydra.run.dir={out}"], cwd=ROOT, check=True, capture_output=True)
+        peak = subprocess.run(
+            [sys.executable, "-c", PEAK_OF_CHILD, *cmd, f"hydra.run.dir={out}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         wall = time.perf_counter() - start
         epoch = json.loads((Path(out) / "metrics.json").read_text())["seconds_per_epoch"]
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall": wall, "epoch": epoch, "outside": wall - epoch, "peak_mb": peak_mb}
+    return {"wall": wall, "epoch": epoch, "outside": wall - epoch, "peak_mb": int(peak) / 1024}
 
 
 def main() -> None:

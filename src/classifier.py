@@ -95,20 +95,27 @@ class Classifier(L.LightningModule):
         self.log_dict(values, prog_bar=True)
         return values
 
-    def on_train_batch_end(self, outputs: Tensor, batch: tuple, batch_idx: int) -> None:
-        # Once an epoch, before validation and checkpoints: a check per step would make a GPU wait.
-        if self.trainer.is_last_batch:
-            losses = torch.stack([loss for _, _, loss in self.outputs["train"]])
-            if not losses.isfinite().all():
-                first = int((~losses.isfinite()).nonzero()[0])
-                raise DivergedError(
-                    f"training diverged at epoch {self.current_epoch}, "
-                    f"step {self.global_step - len(losses) + first}: loss is "
-                    f"{losses[first].item()}; try a smaller learning rate "
-                    f"(model.lr={self.hparams.lr:g} now)"
-                )
+    def _check_finite(self) -> None:
+        """Stops at the first non-finite training loss of the epoch so far, naming its step."""
+        if not self.outputs["train"]:
+            return
+        losses = torch.stack([loss for _, _, loss in self.outputs["train"]])
+        if not losses.isfinite().all():
+            first = int((~losses.isfinite()).nonzero()[0])
+            raise DivergedError(
+                f"training diverged at epoch {self.current_epoch}, "
+                f"step {self.global_step - len(losses) + first}: loss is "
+                f"{losses[first].item()}; try a smaller learning rate "
+                f"(model.lr={self.hparams.lr:g} now)"
+            )
+
+    def on_validation_epoch_start(self) -> None:
+        # Checked here and at the epoch's end, before anything is checkpointed; a check per
+        # step would make a GPU wait for every loss.
+        self._check_finite()
 
     def on_train_epoch_end(self) -> None:
+        self._check_finite()
         self._log_epoch("train")
         metrics = {k.replace("/", "_"): v.item() for k, v in self.trainer.callback_metrics.items()}
         self.history.append({"epoch": self.current_epoch, **metrics})

@@ -3,6 +3,7 @@
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,13 @@ class RunGuard(Callback):
         # Launchers make the sweep folder only when jobs start, but a sweeper may store its
         # state there first: hparams_search=optuna keeps its SQLite study in it.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        failed = sorted(sweep_dir.glob("*/error.txt"))
+        # Only this sweep's jobs: a resumed Optuna study reuses a folder with older failures.
+        errors = sweep_dir.glob("*/error.txt")
+        failed = sorted(p for p in errors if p.stat().st_mtime >= self.started)
         if failed:
             jobs = ", ".join(f"{p.parent.name} ({p.read_text().strip()})" for p in failed)
             sys.exit(f"error: {len(failed)} job(s) of the sweep in {sweep_dir} failed: {jobs}")

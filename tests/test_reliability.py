@@ -224,3 +224,17 @@ def test_sweep_with_a_bad_cell_finishes_the_rest_and_fails(tmp_path, tiny_data):
     assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "2"]
     assert (tmp_path / "1" / "error.txt").read_text().strip() == "model.lr=-1 must be > 0"
     assert "1 job(s) of the sweep" in result.stderr.strip().splitlines()[-1]
+
+    # Run again into the same folder (as a resumed Optuna study does), with good values only:
+    # the earlier failure is not this sweep's.
+    again = run_module(
+        "src.train",
+        "-m",
+        "model.lr=0.001",
+        f"data.data_dir={tiny_data}",
+        "data.val_size=20",
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={tmp_path}",
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
