@@ -120,7 +120,7 @@ def resume_hint(cfg: DictConfig) -> str:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C and SIGTERM into SystemExit
@@ -135,7 +135,7 @@ def main(cfg: DictConfig) -> float:
         # In a sweep, one bad cell must not stop the others: record it and go on.
         log.error("job failed: %s", message, exc_info=not isinstance(e, expected))
         (Path(cfg.output_dir) / "error.txt").write_text(message + "\n")
-        return float("nan")
+        return None  # no value: the Optuna sweeper records a failed trial and goes on
 
 
 if __name__ == "__main__":

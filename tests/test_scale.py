@@ -127,3 +127,25 @@ def test_optuna_search_finds_best_params_and_resumes(tmp_path, mnist_dir):
     assert second["best_value"] == pytest.approx(study.best_value)
     assert second["best_value"] >= first["best_value"]
     assert len(list(sweep.glob("*/metrics.json"))) == 5  # the rerun kept the first trials' runs
+
+
+@pytest.mark.slow
+def test_optuna_search_records_a_failed_trial_and_goes_on(tmp_path, mnist_dir):
+    result = run_module(
+        "src.train",
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.seed=1",  # with this seed the second trial draws the bad lr
+        'hydra.sweeper.params={model.lr:"choice(-1.0,0.001)"}',
+        "trainer.max_epochs=1",
+        "data.train_size=500",
+        f"data.data_dir={mnist_dir}",
+        f"hydra.sweep.dir={tmp_path}",
+        check=False,
+    )
+    study = optuna.load_study(study_name="mnist_mlp", storage=f"sqlite:///{tmp_path}/optuna.db")
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert result.returncode == 1
+    assert "1 job(s) of the sweep" in result.stderr.strip().splitlines()[-1]
