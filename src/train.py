@@ -92,13 +92,14 @@ def train(cfg: DictConfig) -> float:
     fit_seconds = time.perf_counter() - started
     history = list(model.history)  # testing the best checkpoint restores that epoch's history
     fitted = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
-    tested = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
+    best = trainer.checkpoint_callback.best_model_path  # the first ModelCheckpoint: best.ckpt
+    tested = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     results = {
         **fitted,
         **{k.replace("/", "_"): float(v) for k, v in tested.items()},
         "epochs": trainer.current_epoch,
         "seconds_per_epoch": fit_seconds / max(trainer.current_epoch - start_epoch, 1),
-        "best_ckpt": trainer.checkpoint_callback.best_model_path,
+        "best_ckpt": best,
     }
     metrics = summary(cfg, model, results)
     if trainer.is_global_zero:
