@@ -1,7 +1,7 @@
 """Summarise a sweep: `python -m src.report outputs/multirun/<date>/<time>`.
 
-Reads each job's metrics.json (per-epoch losses from its `history`, else from Lightning's
-csv/metrics.csv) and writes into the sweep folder summary.csv, summary.md and the plots
+Reads each job's metrics.json (per-epoch losses from its `history`) and writes into the
+sweep folder summary.csv, summary.md and the plots
 that suit the sweep: capacity.png (accuracy and loss against parameter count), heatmap.png
 (depth x width grid), curves.png (loss per epoch, one panel per job) and data_size.png
 (accuracy against training-set size).
@@ -142,27 +142,6 @@ def curves_from_history(history: list[dict[str, float]]) -> Curves | None:
     return Curves(epoch, loss, val_epoch, val_loss)
 
 
-def curves_from_csv(path: Path) -> Curves | None:
-    """Losses from Lightning's CSVLogger file; validation may be logged mid-epoch."""
-    if not path.is_file():
-        return None
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    train = sorted(
-        (int(r["step"]), int(r["epoch"]) + 1, float(r["train/loss"]))
-        for r in rows
-        if r.get("train/loss")
-    )
-    val = sorted((int(r["step"]), float(r["val/loss"])) for r in rows if r.get("val/loss"))
-    if not train:
-        return None
-    step, epoch, loss = np.array(train, dtype=float).T
-    val_step, val_loss = np.array(val, dtype=float).reshape(-1, 2).T
-    # A row's step is the last one taken: place validation rows by the steps done.
-    val_epoch = np.interp(val_step, np.r_[-1, step], np.r_[0, epoch])
-    return Curves(epoch, loss, val_epoch, val_loss)
-
-
 def failure_reason(job_dir: Path) -> str:
     """error.txt's line, else the last line of the job's log without its prefix."""
     error = job_dir / "error.txt"
@@ -202,10 +181,7 @@ def load_job(job_dir: Path) -> Job:
             seconds=metrics["seconds_per_epoch"] * metrics["epochs"],
             examples=train_examples(job_dir, metrics["train_size"]),
         )
-    if metrics is not None and metrics.get("history"):
-        curves = curves_from_history(metrics["history"])
-    else:
-        curves = curves_from_csv(job_dir / "csv" / "metrics.csv")
+    curves = curves_from_history(metrics.get("history", [])) if metrics is not None else None
     return Job(job_dir.name, metrics, reason, overrides, curves)
 
 
@@ -459,8 +435,7 @@ def plot_curves(jobs: list[Job], keys: list[str], path: Path) -> Path:
                 va="top",
                 fontsize=7,
             )
-        failed = "" if job.metrics else " (failed)"
-        ax.set_title(f"job {job.name}: {describe(job, keys)}{failed}", fontsize=9)
+        ax.set_title(f"job {job.name}: {describe(job, keys)}", fontsize=9)
         plain_log_y(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
@@ -516,9 +491,9 @@ def report(sweep_dir: Path) -> list[Path]:
     grid = [j for j in ok if j.get("depth") > 0]
     if one_size and min(len({j.get(k) for j in grid}) for k in ("depth", "width")) >= 2:
         written.append(plot_heatmap(ok, sweep_dir / "heatmap.png"))
-    if any(j.curves is not None for j in jobs):
+    if any(j.curves is not None for j in ok):
         keys = [k for k in SETTINGS if k not in ("model", "depth", "width") and varying(ok, k)]
-        written.append(plot_curves(jobs, keys, sweep_dir / "curves.png"))
+        written.append(plot_curves(ok, keys, sweep_dir / "curves.png"))
     if varying(ok, "train_size"):
         written.append(plot_data_size(ok, sweep_dir / "data_size.png"))
     return written

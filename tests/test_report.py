@@ -12,17 +12,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from PIL import Image
 
 from src.config import validate
-from src.report import ReportError, curves_from_csv, curves_from_history, load_job, report
+from src.report import ReportError, curves_from_history, load_job, report
 from tests.conftest import ROOT, run_module
 
-CSV_HEADER = "epoch,step,test/acc,test/loss,train/acc,train/loss,val/acc,val/best_acc,val/loss"
 
-
-def write_job(
-    sweep: Path, num: int, hidden: list[int], train_size: int | None = None, history: bool = True
-) -> dict:
-    """A finished job over 5 epochs whose val loss turns up at epoch 3: metrics.json with
-    its `history`, or without it and with Lightning's csv/metrics.csv instead."""
+def write_job(sweep: Path, num: int, hidden: list[int], train_size: int | None = None) -> dict:
+    """A finished job over 5 epochs whose val loss turns up at epoch 3, as metrics.json."""
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(f"- model.hidden={hidden}\n")
@@ -48,20 +43,10 @@ def write_job(
         "seconds_per_epoch": 0.5,
     }
     losses = [(0.5 / (epoch + 1), 0.2 + (epoch - 2) ** 2 / 50) for epoch in range(5)]
-    if history:
-        metrics["history"] = [
-            {"epoch": epoch, "train_loss": train, "train_acc": 0.9, "val_loss": val}
-            for epoch, (train, val) in enumerate(losses)
-        ]
-    else:
-        rows = [CSV_HEADER]
-        for epoch, (train, val) in enumerate(losses):
-            step = 100 * epoch + 99
-            rows.append(f"{epoch},{step},,,,,0.9,0.9,{val}")
-            rows.append(f"{epoch},{step},,,0.9,{train},,,")
-        rows.append("5,500,0.97,0.07,,,,,")
-        (job / "csv").mkdir()
-        (job / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    metrics["history"] = [
+        {"epoch": epoch, "train_loss": train, "train_acc": 0.9, "val_loss": val}
+        for epoch, (train, val) in enumerate(losses)
+    ]
     (job / "metrics.json").write_text(json.dumps(metrics))
     return metrics
 
@@ -89,9 +74,7 @@ def assert_png(path: Path) -> None:
 def grid_sweep(tmp_path: Path) -> tuple[Path, list[dict]]:
     """Jobs 0-4: linear plus depth {1, 2} x width {16, 32}; job 5 failed."""
     hiddens = [[], [16], [32], [16, 16], [32, 32]]
-    metrics = [
-        write_job(tmp_path, num, hidden, history=num % 2 == 0) for num, hidden in enumerate(hiddens)
-    ]
+    metrics = [write_job(tmp_path, num, hidden) for num, hidden in enumerate(hiddens)]
     write_failed_job(tmp_path, 5)
     (tmp_path / "multirun.yaml").write_text(
         "hydra:\n  overrides:\n    task: [experiment=test]\n"
@@ -149,13 +132,12 @@ def test_grid_sweep_writes_capacity_heatmap_and_curves(grid_sweep, capsys):
         assert_png(sweep / name)
 
 
-def test_curves_from_history_and_csv_agree(tmp_path):
-    write_job(tmp_path, 0, [16], history=True)
-    write_job(tmp_path, 1, [16], history=False)
-    a, b = load_job(tmp_path / "0").curves, load_job(tmp_path / "1").curves
-    for key in ("train_epoch", "train_loss", "val_epoch", "val_loss"):
-        assert getattr(a, key) == pytest.approx(getattr(b, key))
-    assert list(a.val_epoch) == [1, 2, 3, 4, 5]
+def test_curves_come_from_the_history(tmp_path):
+    write_job(tmp_path, 0, [16])
+    curves = load_job(tmp_path / "0").curves
+    assert list(curves.train_epoch) == list(curves.val_epoch) == [1, 2, 3, 4, 5]
+    assert curves.train_loss == pytest.approx([0.5 / e for e in range(1, 6)])
+    assert curves.val_loss == pytest.approx([0.2 + (e - 3) ** 2 / 50 for e in range(1, 6)])
 
 
 def test_history_keeps_each_validation_once():
@@ -172,15 +154,6 @@ def test_history_keeps_each_validation_once():
     assert list(curves.train_epoch) == [1, 2, 3, 4, 5, 6, 7]
     assert list(curves.val_epoch) == [3, 4, 7]
     assert curves.val_loss == pytest.approx([0.5, 0.4, 0.3])
-
-
-def test_csv_places_mid_epoch_validation_by_step(tmp_path):
-    path = tmp_path / "metrics.csv"
-    rows = [CSV_HEADER, "0,49,,,,,0.5,0.5,0.9", "0,99,,,0.4,1.0,,,", "1,149,,,,,0.6,0.6,0.7"]
-    path.write_text("\n".join([*rows, "1,199,,,0.6,0.8,,,"]) + "\n")
-    curves = curves_from_csv(path)
-    assert list(curves.train_epoch) == [1, 2]
-    assert curves.val_epoch == pytest.approx([0.5, 1.5])
 
 
 def test_failed_job_reason_falls_back_to_the_log(tmp_path):
