@@ -1,22 +1,26 @@
 """Seconds per epoch: raw PyTorch vs the project's Trainer path vs the classic pipeline.
 
-    python -m benchmarks.bench [--epochs 4] [--models linear mlp3 wide] [--out FILE]
+    python -m benchmarks.bench [--epochs 4] [--models linear mlp3 wide] [--runs 3] [--out FILE]
 
 Each epoch is one pass over the 55,000 training images and one over the 5,000
 validation images, batch 512, AdamW. The first epoch is a warm-up and is not counted.
 (a) raw: a plain loop slicing a pre-normalised tensor; (b) project: `src.train.build`,
 exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar);
 (c) classic: torchvision MNIST -> PIL -> ToTensor -> Normalize through a DataLoader,
-in the same Trainer. Then whole-process figures for `python -m src.train` (one epoch).
+in the same Trainer. Then whole-process figures for `python -m src.train` (one epoch)
+and for its imports alone, over `--runs` runs.
 """
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import lightning as L
@@ -135,29 +139,48 @@ def flops_per_epoch(hidden: list[int], n_train: int = 55_000, n_val: int = 5_000
     return 6 * macs * n_train + 2 * macs * n_val
 
 
-# Linux counts a child's peak memory from the moment it forks, so the run is started by a
-# small Python process and its peak is read there, not inherited from this large one.
-PEAK_OF_CHILD = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True,"
-    " capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+# Linux counts a child's peak memory from the moment it forks, so each command is started by
+# a small Python process that times it and reads its peak there, not inherited from this one.
+TIME_AND_PEAK_OF_CHILD = (
+    "import resource, subprocess, sys, time; start = time.perf_counter();"
+    " subprocess.run(sys.argv[1:], check=True, capture_output=True);"
+    " print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
 )
 
 
-def whole_process(model: str) -> dict[str, float]:
-    """Wall time outside the epoch and peak RSS of `python -m src.train trainer.max_epochs=1`."""
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "src.train", f"model={model}", "trainer.max_epochs=1"]
-        start = time.perf_counter()
-        peak = subprocess.run(
-            [sys.executable, "-c", PEAK_OF_CHILD, *cmd, f"hydra.run.dir={out}"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        wall = time.perf_counter() - start
-        epoch = json.loads((Path(out) / "metrics.json").read_text())["seconds_per_epoch"]
-    return {"wall": wall, "epoch": epoch, "outside": wall - epoch, "peak_mb": int(peak) / 1024}
+def time_and_peak(*args: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MB of `python <args>` run from the project root."""
+    wrapped = [sys.executable, "-c", TIME_AND_PEAK_OF_CHILD, sys.executable, *args]
+    printed = subprocess.run(wrapped, cwd=ROOT, check=True, capture_output=True, text=True)
+    seconds, peak_kb = printed.stdout.split()
+    return float(seconds), int(peak_kb) / 1024
+
+
+def whole_process(model: str, runs: int) -> dict[str, list[float]]:
+    """`python -m src.train trainer.max_epochs=1`: wall time, time outside the epoch and peak
+    RSS; and the same for `python -c "import src.train"`, the libraries' share of both."""
+    figures = defaultdict(list)
+    for _ in range(runs):
+        # os._exit, as a finished run does (FastExit): the interpreter's teardown is not imports.
+        seconds, peak = time_and_peak("-c", "import os, src.train; os._exit(0)")
+        figures["import_s"].append(seconds)
+        figures["import_mb"].append(peak)
+        with tempfile.TemporaryDirectory() as out:
+            run = ("-m", "src.train", f"model={model}", "trainer.max_epochs=1")
+            seconds, peak = time_and_peak(*run, f"hydra.run.dir={out}")
+            epoch = json.loads((Path(out) / "metrics.json").read_text())["seconds_per_epoch"]
+        figures["wall_s"].append(seconds)
+        figures["epoch_s"].append(epoch)
+        figures["outside_s"].append(seconds - epoch)
+        figures["peak_mb"].append(peak)
+    return figures
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -165,6 +188,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="timed epochs after one warm-up")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--skip-classic", action="store_true", help="leave out (c), the slow one")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the whole-process figures")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -186,26 +210,32 @@ def main() -> None:
             f"| {model} | {device} | {fmt(raw)} | {fmt(project)} | {fmt(classic)} "
             f"| {b / a:.2f} | {c / b:.1f} | {flops_per_epoch(MODELS[model]) / a / 1e9:.0f} |"
         )
-    process = [whole_process(m) for m in ("mlp3",)]
+    print(f"[mlp3] whole process, {args.runs} runs ...", flush=True)
+    p = whole_process("mlp3", args.runs)
+    hardware = f"{cpu_name()}, {os.cpu_count()} cores"
+    if device == "cuda":
+        hardware += f", {torch.cuda.get_device_name()}"
 
     table = "\n".join(
         [
             f"Median seconds per epoch (min-max) over {args.epochs} epochs after a warm-up, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}.",
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} "
+            f"({hardware}).",
             "",
             "| model | device | (a) raw loop | (b) project | (c) classic | b/a | c/b "
             "| GFLOP/s (a) |",
             "|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            "Whole process, `python -m src.train model=mlp3 trainer.max_epochs=1`:",
+            f"Whole process, median (min-max) of {args.runs} runs: "
+            "`python -m src.train model=mlp3 trainer.max_epochs=1`, and "
+            '`python -c "import src.train"` (the imports alone: torch, Lightning, Hydra).',
             "",
-            "| wall s | epoch s | outside the epoch s | peak RSS MB |",
-            "|---|---|---|---|",
-            *(
-                f"| {p['wall']:.2f} | {p['epoch']:.2f} | {p['outside']:.2f} | {p['peak_mb']:.0f} |"
-                for p in process
-            ),
+            "| wall s | epoch s | outside the epoch s | peak RSS MB "
+            "| imports alone s | imports alone peak RSS MB |",
+            "|---|---|---|---|---|---|",
+            f"| {fmt(p['wall_s'], 2)} | {fmt(p['epoch_s'], 2)} | {fmt(p['outside_s'], 2)} "
+            f"| {fmt(p['peak_mb'], 0)} | {fmt(p['import_s'], 2)} | {fmt(p['import_mb'], 0)} |",
         ]
     )
     args.out.write_text(table + "\n")
@@ -213,10 +243,11 @@ def main() -> None:
     print(f"\nwritten to {args.out}")
 
 
-def fmt(seconds: list[float]) -> str:
-    if not seconds:
+def fmt(values: list[float], digits: int = 3) -> str:
+    if not values:
         return "-"
-    return f"{statistics.median(seconds):.3f} ({min(seconds):.3f}-{max(seconds):.3f})"
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{median:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 if __name__ == "__main__":
