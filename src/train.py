@@ -66,6 +66,7 @@ def log_hparams(trainer: L.Trainer, metrics: dict) -> None:
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(hparams, metrics=finals)
+            logger.finalize("success")  # its writer thread would otherwise drop them at exit
 
 
 def build(cfg: DictConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from tests.conftest import run_module
 
@@ -27,7 +28,10 @@ def test_mlp3_short_run_beats_threshold(mlp3_run):
     assert metrics["test_acc"] >= 0.965
     assert (out / "checkpoints" / "best.ckpt").is_file()
     assert (out / "checkpoints" / "last.ckpt").is_file()
-    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    events = (out / "tensorboard").glob("events.out.tfevents.*")
+    tags = {v.tag for f in events for e in EventFileLoader(str(f)).Load() for v in e.summary.value}
+    assert {"train/acc", "val/acc", "test/acc"} <= tags
+    assert "_hparams_/experiment" in tags  # the HPARAMS tab, written just before the run exits
 
 
 def test_linear_short_run_beats_threshold(tmp_path, mnist_dir):
