@@ -7,7 +7,8 @@ validation images, batch 512, AdamW. The first epoch is a warm-up and is not cou
 (a) raw: a plain loop slicing a pre-normalised tensor; (b) project: `src.train.build`,
 exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar);
 (c) classic: torchvision MNIST -> PIL -> ToTensor -> Normalize through a DataLoader,
-in the same Trainer. Then whole-process figures for `python -m src.train` (one epoch)
+in the same Trainer. (a) and (b) alternate epoch by epoch, so both see the machine in the
+same state. Then whole-process figures for `python -m src.train` (one epoch)
 and for its imports alone, over `--runs` runs.
 """
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -39,20 +41,30 @@ MODELS = {"linear": [], "mlp3": [256, 128], "wide": [1024, 1024]}
 
 
 class EpochTimer(L.Callback):
-    """Wall time of each whole epoch: training, validation, logging and checkpointing."""
+    """Wall time of each whole Trainer epoch: training, validation, logging and checkpointing.
 
-    def __init__(self) -> None:
-        self.starts: list[float] = []
+    Given `between`, a raw epoch, it runs one before each Trainer epoch (outside its time),
+    so that (a) and (b) alternate and a machine that speeds up or slows down affects both.
+    """
+
+    def __init__(self, between: Callable[[], float] | None = None) -> None:
+        self.between = between
+        self.seconds: list[float] = []
+        self.between_seconds: list[float] = []
+        self.start: float | None = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.starts.append(time.perf_counter())
+        self.lap()
+        if self.between is not None:
+            self.between_seconds.append(self.between())
+        self.start = time.perf_counter()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.starts.append(time.perf_counter())
+        self.lap()
 
-    @property
-    def seconds(self) -> list[float]:
-        return [b - a for a, b in zip(self.starts, self.starts[1:], strict=False)]
+    def lap(self) -> None:
+        if self.start is not None:
+            self.seconds.append(time.perf_counter() - self.start)
 
 
 class ClassicMNIST(L.LightningDataModule):
@@ -94,31 +106,33 @@ def project_config(model: str, epochs: int, out: Path, device: str):
         return compose(config_name="train", overrides=overrides)
 
 
-def time_trainer(model: str, epochs: int, device: str, classic: bool) -> list[float]:
+def time_trainer(
+    model: str, epochs: int, device: str, classic: bool, between: Callable[[], float] | None = None
+) -> EpochTimer:
     """Per-epoch seconds of the project's Trainer path, or of it fed by the classic loader."""
     with tempfile.TemporaryDirectory() as out:
         cfg = project_config(model, epochs, Path(out), device)
         datamodule, module, trainer = build(cfg)
         if classic:
             datamodule = ClassicMNIST(cfg.data.data_dir)
-        timer = EpochTimer()
+        timer = EpochTimer(between)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)
-        return timer.seconds
+        return timer
 
 
-def time_raw(model: str, epochs: int, device: str) -> list[float]:
-    """Per-epoch seconds of a plain loop over in-memory tensors (same split, model, optimiser)."""
+def raw_loop(model: str, device: str) -> Callable[[], float]:
+    """A plain loop over in-memory tensors (same split, model, optimiser): each call runs one
+    epoch and returns its seconds."""
     dm = MNISTDataModule(on_device=False)
     dm.prepare_data()
     dm.setup("fit")
     x, y = normalise(dm.train.x).to(device), dm.train.y.to(device)
     vx, vy = normalise(dm.val.x).to(device), dm.val.y.to(device)
-    torch.manual_seed(0)
     net = MLP(MODELS[model]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
-    seconds = []
-    for _ in range(epochs):
+
+    def epoch() -> float:
         start = time.perf_counter()
         for idx in torch.randperm(len(x), device=device).split(512):
             loss = F.cross_entropy(net(x[idx]), y[idx])
@@ -128,8 +142,9 @@ def time_raw(model: str, epochs: int, device: str) -> list[float]:
         with torch.no_grad():
             predicted = torch.cat([net(batch).argmax(1) for batch in vx.split(512)])
         float((predicted == vy).sum())  # waits for the device
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        return time.perf_counter() - start
+
+    return epoch
 
 
 def flops_per_epoch(hidden: list[int], n_train: int = 55_000, n_val: int = 5_000) -> float:
@@ -197,14 +212,13 @@ def main() -> None:
 
     rows = []
     for model in args.models:
-        print(f"[{model}] raw loop ...", flush=True)
-        raw = time_raw(model, epochs, device)[1:]
-        print(f"[{model}] project Trainer path ...", flush=True)
-        project = time_trainer(model, epochs, device, classic=False)[1:]
+        print(f"[{model}] raw loop and project Trainer path, epoch by epoch ...", flush=True)
+        timer = time_trainer(model, epochs, device, classic=False, between=raw_loop(model, device))
+        raw, project = timer.between_seconds[1:], timer.seconds[1:]
         classic = []
         if not args.skip_classic:
             print(f"[{model}] classic per-sample pipeline ...", flush=True)
-            classic = time_trainer(model, epochs, device, classic=True)[1:]
+            classic = time_trainer(model, epochs, device, classic=True).seconds[1:]
         a, b = statistics.median(raw), statistics.median(project)
         c = statistics.median(classic) if classic else float("nan")
         rows.append(
