@@ -109,7 +109,8 @@ def project_config(model: str, epochs: int, out: Path, device: str):
 def time_trainer(
     model: str, epochs: int, device: str, classic: bool, between: Callable[[], float] | None = None
 ) -> EpochTimer:
-    """Per-epoch seconds of the project's Trainer path, or of it fed by the classic loader."""
+    """Times the project's Trainer path, or that Trainer fed by the classic loader; the
+    returned timer holds the per-epoch seconds (and those of `between`, when given)."""
     with tempfile.TemporaryDirectory() as out:
         cfg = project_config(model, epochs, Path(out), device)
         datamodule, module, trainer = build(cfg)
