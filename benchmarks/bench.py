@@ -28,12 +28,14 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src.data import MNISTDataModule, normalise
+from src.data import MNISTDataModule
+from src.lifecycle import compose_train, gate
 from src.model import MLP
+from src.pixels import normalise
+from src.schema import TrainConfig
 from src.train import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,17 +95,15 @@ class ClassicMNIST(L.LightningDataModule):
         return DataLoader(self.val_set, batch_size=self.batch_size)
 
 
-def project_config(model: str, epochs: int, out: Path, device: str):
-    hidden = "[" + ",".join(map(str, MODELS[model])) + "]"
-    overrides = [
-        f"model.hidden={hidden}",
-        f"model.name={model}",
-        f"trainer.max_epochs={epochs}",
-        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
-        f"output_dir={out}",
-    ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+def project_config(model: str, epochs: int, out: Path, device: str) -> TrainConfig:
+    return gate(
+        compose_train(
+            "model.hidden=[" + ",".join(map(str, MODELS[model])) + "]",
+            f"trainer.max_epochs={epochs}",
+            f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+            f"output_dir={out}",
+        )
+    )
 
 
 def time_trainer(
@@ -125,7 +125,7 @@ def time_trainer(
 def raw_loop(model: str, device: str) -> Callable[[], float]:
     """A plain loop over in-memory tensors (same split, model, optimiser): each call runs one
     epoch and returns its seconds."""
-    dm = MNISTDataModule(on_device=False)
+    dm = MNISTDataModule(gate(compose_train("data.on_device=false", "output_dir=.")).data)
     dm.prepare_data()
     dm.setup("fit")
     x, y = normalise(dm.train.x).to(device), dm.train.y.to(device)

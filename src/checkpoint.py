@@ -1,10 +1,11 @@
-"""Reading checkpoints safely (weights_only) with one-line errors."""
+"""Reading checkpoints safely (weights_only) with one-line errors; no Lightning needed."""
 
 from pathlib import Path
 
 import torch
 
-from src.classifier import Classifier
+from src.model import MLP
+from src.schema import DataConfig, ModelConfig
 
 
 class CheckpointError(RuntimeError):
@@ -30,26 +31,42 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def load_checkpoint(path: str | Path) -> tuple[Classifier, dict]:
-    """The trained Classifier and the data module's hyperparameters it was trained with."""
-    ckpt = read_checkpoint(path)
-    model = Classifier(**ckpt["hyper_parameters"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt.get("datamodule_hyper_parameters", {})
+def model_config(ckpt: dict) -> ModelConfig:
+    """The model settings a checkpoint was trained with."""
+    return _settings(ModelConfig, ckpt["hyper_parameters"])
 
 
-def check_resumable(path: str | Path, model: Classifier) -> int:
-    """The epoch a resumed run starts at; refuses a checkpoint of another architecture."""
+def data_config(ckpt: dict) -> tuple[DataConfig, int]:
+    """The data settings a checkpoint was trained with, and the run's seed."""
+    data = dict(ckpt.get("datamodule_hyper_parameters", {}))
+    seed = data.pop("seed", 0)
+    return _settings(DataConfig, data), seed
+
+
+def _settings(schema: type, values: dict):
+    try:
+        return schema(**values)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"the checkpoint's settings do not fit this version of src.train ({e})"
+        ) from None
+
+
+def load_network(path: str | Path) -> MLP:
+    """The trained network alone, in eval mode: what predicting needs."""
     ckpt = read_checkpoint(path)
-    if "optimizer_states" not in ckpt:
+    model = model_config(ckpt)
+    network = MLP(model.hidden, model.activation)
+    load_weights(network, {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()}, path)
+    return network.eval()
+
+
+def load_weights(module: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """`module.load_state_dict(weights)`, a mismatch told in one line."""
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as e:
+        detail = str(e).splitlines()[0]
         raise CheckpointError(
-            f"{path} holds weights only (best.ckpt does): resume from last.ckpt beside it"
-        )
-    saved = {k: ckpt["hyper_parameters"].get(k) for k in ("hidden", "activation", "loss")}
-    wanted = {k: model.hparams[k] for k in saved}
-    if saved != wanted:
-        raise CheckpointError(
-            f"{path} holds a model with {saved}, but the config asks for {wanted}: "
-            "resume with the same model settings"
-        )
-    return ckpt["epoch"] + 1
+            f"{path} holds weights that do not fit its settings ({detail})"
+        ) from None

@@ -8,25 +8,20 @@ import torch
 from torch import Tensor
 from torchvision import datasets
 
-DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+from src.pixels import normalise
+from src.schema import CLASSES, TRAIN_IMAGES, DataConfig, Dataset, plain
+
+SOURCES = {Dataset.mnist: datasets.MNIST, Dataset.fashion_mnist: datasets.FashionMNIST}
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-TRAIN_IMAGES = 60_000
 
 
 class DataError(RuntimeError):
     """A data problem the user can fix; its message is one line."""
-
-
-def normalise(images: Tensor) -> Tensor:
-    """uint8 images [N, 28, 28] or [N, 784] -> float32 [N, 784] in [-1, 1], as 2*x/255 - 1."""
-    if images.dtype != torch.uint8:  # .float() of a float tensor is itself: mul_ would change it
-        raise TypeError(f"normalise takes uint8 pixels, not {images.dtype}")
-    return images.flatten(1).float().mul_(2 / 255).sub_(1)
 
 
 class TensorBatches:
@@ -34,7 +29,7 @@ class TensorBatches:
 
     Images stay uint8 [N, 784], a quarter of the memory of float32; gathering a
     uint8 batch with index_select and normalising it is as fast as slicing a
-    float32 copy (mlp3 epoch times unchanged).
+    float32 copy. Given `corrupted` (which labels are wrong), batches carry its slice too.
 
     The permutation depends only on (seed, epoch), so a run resumed at an epoch
     boundary sees exactly the batches an uninterrupted run would. Under DDP each
@@ -51,8 +46,9 @@ class TensorBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        corrupted: Tensor | None = None,
     ) -> None:
-        self.x, self.y = x, y
+        self.x, self.y, self.corrupted = x, y, corrupted
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
@@ -76,12 +72,13 @@ class TensorBatches:
             shard += 1
         return -(-shard // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         order = self.indices()
         if self.shuffle:
             self.epoch += 1
         for batch in order.split(self.batch_size):
-            yield normalise(self.x.index_select(0, batch)), self.y.index_select(0, batch)
+            x, y = normalise(self.x.index_select(0, batch)), self.y.index_select(0, batch)
+            yield (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -97,44 +94,73 @@ def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Te
     return order[by_rank[:size]].sort().values
 
 
+def corrupt_labels(
+    labels: Tensor, fraction: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """(labels with round(fraction * N) of them changed to another class, which ones changed).
+
+    Each chosen label moves by 1 to 9 classes (mod 10), so the wrong class is uniform over
+    the other nine and never the true one.
+    """
+    n = len(labels)
+    chosen = torch.randperm(n, generator=generator)[: round(fraction * n)]
+    shifts = torch.randint(1, CLASSES, (len(chosen),), generator=generator)
+    noisy, corrupted = labels.clone(), torch.zeros(n, dtype=torch.bool)
+    noisy[chosen] = (labels[chosen] + shifts) % CLASSES
+    corrupted[chosen] = True
+    return noisy, corrupted
+
+
+def raw_dir(config: DataConfig) -> Path:
+    """Where torchvision keeps the dataset's files: <data_dir>/<MNIST|FashionMNIST>/raw."""
+    return Path(config.data_dir) / SOURCES[config.dataset].__name__ / "raw"
+
+
+def missing_files(config: DataConfig) -> str | None:
+    """What is missing from the data folder, or None when every raw file is there."""
+    if all((raw_dir(config) / name).is_file() for name in RAW_FILES):
+        return None
+    return f"dataset not found: put {', '.join(RAW_FILES)} in {raw_dir(config)}"
+
+
+def training_images(config: DataConfig) -> int:
+    """How many images the training split holds: data.train_size, or all the labels file
+    holds (its IDX header says) less data.val_size."""
+    if config.train_size is not None:
+        return config.train_size
+    labels = raw_dir(config) / RAW_FILES[1]
+    total = int.from_bytes(labels.read_bytes()[4:8], "big") if labels.is_file() else TRAIN_IMAGES
+    return total - config.val_size
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST (or Fashion-MNIST) decoded once into uint8 tensors, normalised per batch.
 
-    The validation split is carved from the 60,000 training images with a fixed
-    seed; the official 10,000 test images are only used by `test`.
+    The validation split is carved from the 60,000 training images with a fixed seed, and
+    only the training split's labels are ever corrupted; the official 10,000 test images
+    are only used by `test`, which also measures the training split as trained on.
     """
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        dataset: str = "mnist",
-        batch_size: int = 512,
-        val_size: int = 5_000,
-        train_size: int | None = None,
-        split_seed: int = 12345,
-        seed: int = 0,
-        download: bool = True,
-        on_device: bool = True,
-    ) -> None:
+    def __init__(self, config: DataConfig, seed: int = 0) -> None:
         super().__init__()
-        if dataset not in DATASETS:
-            raise DataError(f"unknown dataset {dataset!r}: choose one of {sorted(DATASETS)}")
-        self.save_hyperparameters()
-        self.dataset_cls = DATASETS[dataset]
+        self.config, self.seed = config, seed
+        self.save_hyperparameters({**plain(config), "seed": seed})  # kept in checkpoints
+        self.source = SOURCES[config.dataset]
         self.train: TensorBatches | None = None
         self.val: TensorBatches | None = None
         self.test: TensorBatches | None = None
+        self.train_set: TensorBatches | None = None  # the training split in order, for `test`
 
     @property
     def raw_dir(self) -> Path:
-        return Path(self.hparams.data_dir) / self.dataset_cls.__name__ / "raw"
+        return raw_dir(self.config)
 
     def _load(self, train: bool) -> tuple[Tensor, Tensor]:
         try:
-            ds = self.dataset_cls(self.hparams.data_dir, train=train, download=False)
+            ds = self.source(self.config.data_dir, train=train, download=False)
         except RuntimeError as e:
             if "not found" in str(e):
-                raise DataError(self._missing_message()) from None
+                raise DataError(missing_files(self.config)) from None
             raise DataError(f"cannot read {self.raw_dir}: {e}") from None
         except (AssertionError, ValueError, EOFError, OSError) as e:
             detail = str(e) or type(e).__name__
@@ -143,67 +169,65 @@ class MNISTDataModule(L.LightningDataModule):
             ) from None
         return ds.data, ds.targets
 
-    def _missing_message(self) -> str:
-        return f"dataset not found: put {', '.join(RAW_FILES)} in {self.raw_dir}"
-
     def prepare_data(self) -> None:
-        if all((self.raw_dir / name).is_file() for name in RAW_FILES):
+        missing = missing_files(self.config)
+        if missing is None:
             return
-        if not self.hparams.download:
-            raise DataError(f"{self._missing_message()} (or set data.download=true)")
+        if not self.config.download:
+            raise DataError(f"{missing} (or set data.download=true)")
         for train in (True, False):
             try:
                 # torchvision extracts the .gz files it finds, or downloads them.
-                self.dataset_cls(self.hparams.data_dir, train=train, download=True)
+                self.source(self.config.data_dir, train=train, download=True)
             except RuntimeError as e:
                 raise DataError(
-                    f"{self._missing_message()}; download failed ({e}); "
+                    f"{missing}; download failed ({e}); "
                     "a .gz there that fails its checksum is corrupt: delete it"
                 ) from None
             except OSError as e:
-                raise DataError(f"{self._missing_message()}; {e}") from None
+                raise DataError(f"{missing}; {e}") from None
 
     def setup(self, stage: str) -> None:
         device = torch.device("cpu")
         rank, world_size = 0, 1
         if self.trainer is not None:
             rank, world_size = self.trainer.global_rank, self.trainer.world_size
-            if self.hparams.on_device:
+            if self.config.on_device:
                 device = self.trainer.strategy.root_device
-        batches = dict(batch_size=self.hparams.batch_size, rank=rank, world_size=world_size)
+        shard = dict(batch_size=self.config.batch_size, rank=rank, world_size=world_size)
 
-        if stage in ("fit", "validate") and self.train is None:
+        if stage in ("fit", "validate", "test") and self.train is None:
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
-            self.train = TensorBatches(
-                images[train_idx].flatten(1).to(device),
-                labels[train_idx].to(device),
-                shuffle=True,
-                seed=self.hparams.seed,
-                **batches,
-            )
+            x, clean = images[train_idx].flatten(1).to(device), labels[train_idx]
+            generator = torch.Generator().manual_seed(self.config.split_seed + 1)
+            y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
+            y, corrupted = y.to(device), corrupted.to(device)
+            self.train = TensorBatches(x, y, shuffle=True, seed=self.seed, **shard)
+            noisy = self.config.label_noise > 0
+            self.train_set = TensorBatches(x, y, corrupted=corrupted if noisy else None, **shard)
             self.val = TensorBatches(
-                images[val_idx].flatten(1).to(device), labels[val_idx].to(device), **batches
+                images[val_idx].flatten(1).to(device), labels[val_idx].to(device), **shard
             )
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
-            self.test = TensorBatches(images.flatten(1).to(device), labels.to(device), **batches)
+            self.test = TensorBatches(images.flatten(1).to(device), labels.to(device), **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Seeded train/val indices, then the optional class-balanced train subset."""
-        n, val_size, train_size = len(labels), self.hparams.val_size, self.hparams.train_size
-        if not 0 < val_size < n:
-            raise DataError(f"data.val_size={val_size} must be between 1 and {n - 1}")
-        generator = torch.Generator().manual_seed(self.hparams.split_seed)
-        order = torch.randperm(n, generator=generator)
-        val_idx, train_idx = order[:val_size].sort().values, order[val_size:].sort().values
-        if train_size is not None:
-            if not 0 < train_size <= len(train_idx):
+        config = self.config
+        generator = torch.Generator().manual_seed(config.split_seed)
+        order = torch.randperm(len(labels), generator=generator)
+        val_idx = order[: config.val_size].sort().values
+        train_idx = order[config.val_size :].sort().values
+        if config.train_size is not None:
+            if config.train_size > len(train_idx):
                 raise DataError(
-                    f"data.train_size={train_size} must be between 1 and {len(train_idx)} "
-                    f"(the training split left after data.val_size={val_size})"
+                    f"data.train_size={config.train_size} is more than the {len(train_idx)} "
+                    f"training images {self.raw_dir} holds after data.val_size={config.val_size}"
                 )
-            train_idx = train_idx[balanced_subset(labels[train_idx], train_size, generator)]
+            subset = balanced_subset(labels[train_idx], config.train_size, generator)
+            train_idx = train_idx[subset]
         return train_idx, val_idx
 
     def train_dataloader(self) -> TensorBatches:
@@ -212,8 +236,9 @@ class MNISTDataModule(L.LightningDataModule):
     def val_dataloader(self) -> TensorBatches:
         return self.val
 
-    def test_dataloader(self) -> TensorBatches:
-        return self.test
+    def test_dataloader(self) -> list[TensorBatches]:
+        """The official test set, then the training split with the labels it was trained on."""
+        return [self.test, self.train_set]
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.train.epoch} if self.train is not None else {}

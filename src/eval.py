@@ -1,31 +1,55 @@
 """Test a saved checkpoint on the official test set: `python -m src.eval ckpt_path=...`."""
 
-import sys
-
 import hydra
 import lightning as L
-from omegaconf import DictConfig
+from omegaconf import DictConfig, MissingMandatoryValue
 
-from src.checkpoint import CheckpointError, load_checkpoint
+from src.checkpoint import (
+    CheckpointError,
+    data_config,
+    load_weights,
+    model_config,
+    read_checkpoint,
+)
+from src.classifier import Classifier
 from src.data import DataError, MNISTDataModule
+from src.lifecycle import check_trainer, exit_with
+from src.metrics import EpochMetrics
+from src.schema import ConfigError
+
+USAGE = "python -m src.eval ckpt_path=outputs/<date>/<time>/checkpoints/best.ckpt"
 
 
 def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") -> dict[str, float]:
-    """Test metrics of the checkpoint's model on its dataset's official test split."""
-    model, data_hparams = load_checkpoint(ckpt_path)
-    datamodule = MNISTDataModule(**{**data_hparams, "data_dir": data_dir})
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False)
-    return {
-        k: float(v) for k, v in trainer.test(model, datamodule=datamodule, verbose=False)[0].items()
-    }
+    """Loss and accuracy of the checkpoint's model on its dataset's test set and training split."""
+    check_trainer({"accelerator": accelerator})
+    ckpt = read_checkpoint(ckpt_path)
+    model = Classifier(model_config(ckpt))
+    load_weights(model, ckpt["state_dict"], ckpt_path)
+    data, seed = data_config(ckpt)
+    data.data_dir = data_dir
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[EpochMetrics()],
+    )
+    trainer.test(model, datamodule=MNISTDataModule(data, seed=seed), verbose=False)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
     try:
-        metrics = evaluate(cfg.ckpt_path, cfg.data_dir, cfg.accelerator)
-    except (CheckpointError, DataError) as e:
-        sys.exit(f"error: {e}")
+        ckpt_path = cfg.ckpt_path
+    except MissingMandatoryValue:
+        exit_with(f"ckpt_path is missing: {USAGE}")
+    try:
+        metrics = evaluate(ckpt_path, cfg.data_dir, cfg.accelerator)
+    except (CheckpointError, ConfigError, DataError) as e:
+        exit_with(str(e))
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}")
 

@@ -2,7 +2,14 @@
 
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity}
+from src.schema import CLASSES, PIXELS, Activation
+
+ACTIVATIONS = {
+    Activation.relu: nn.ReLU,
+    Activation.sigmoid: nn.Sigmoid,
+    Activation.tanh: nn.Tanh,
+    Activation.identity: nn.Identity,
+}
 
 
 class MLP(nn.Sequential):
@@ -14,18 +21,14 @@ class MLP(nn.Sequential):
     def __init__(
         self,
         hidden: list[int],
-        activation: str = "relu",
-        in_features: int = 784,
-        num_classes: int = 10,
+        activation: Activation = Activation.relu,
+        in_features: int = PIXELS,
+        num_classes: int = CLASSES,
     ) -> None:
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}: choose one of {sorted(ACTIVATIONS)}"
-            )
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            layers += [nn.Linear(width, h), ACTIVATIONS[Activation(activation)]()]
             width = h
         layers.append(nn.Linear(width, num_classes))
         super().__init__(*layers)

@@ -4,8 +4,13 @@ The model only knows MNIST, so each image is first made to look like an MNIST di
 white ink on black, cropped to the ink, scaled to fit 20x20, centred by mass in 28x28.
 """
 
+import csv
+import logging
+import re
 import sys
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -14,9 +19,10 @@ import torch
 from omegaconf import DictConfig, ListConfig, MissingMandatoryValue
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
+from tqdm import tqdm
 
-from src.checkpoint import CheckpointError, load_checkpoint
-from src.data import normalise
+from src.checkpoint import CheckpointError, load_network
+from src.pixels import normalise
 
 USAGE = "python -m src.predict ckpt_path=best.ckpt image=digit.png (or [a.png,b.jpg], or a folder)"
 SIDE = 28  # MNIST's canvas
@@ -25,10 +31,35 @@ BOX = 20  # MNIST scaled every digit to fit this box, keeping its aspect ratio
 # ringing and paper texture do not widen it; fainter ink inside the box is kept, which
 # leaves an image already in MNIST's form as it was.
 INK_FLOOR = 0.05
+# A file or folder name that states its digit: 7, 7_001, 7-a, img_7, scan-7.
+LABEL = re.compile(r"(\d)(?:[^A-Za-z0-9].*)?|.*[^A-Za-z0-9](\d)")
+CLASS_COLUMNS = [f"p{d}" for d in range(10)]
+
+
+def exit_with(message: str) -> None:
+    """Ends the process with `error: <message>` on stderr and exit code 1."""
+    logging.shutdown()
+    sys.exit(f"error: {message}")
 
 
 class ImageError(RuntimeError):
     """An image argument that cannot be used; the message is one line naming it."""
+
+
+@dataclass
+class Prediction:
+    path: Path
+    probabilities: list[float]
+    inverted: bool  # the image had dark ink on a light background
+    label: int | None  # the digit its file name states, if any
+
+    @property
+    def digit(self) -> int:
+        return max(range(10), key=self.probabilities.__getitem__)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.digit]
 
 
 def grey(image: Image.Image) -> np.ndarray:
@@ -144,24 +175,63 @@ def read(path: Path) -> tuple[Tensor, bool]:
         raise ImageError(f"{path} cannot be read as an image: {e}") from None
 
 
-def describe(name: str, probabilities: Tensor, inverted: bool) -> str:
-    """`name: digit  (0: p0 ... 9: p9)`, plus a note when the image was inverted."""
-    spread = " ".join(f"{d}: {p:.2f}" for d, p in enumerate(probabilities.tolist()))
-    note = "  inverted: dark ink on a light background" if inverted else ""
-    return f"{name}: {int(probabilities.argmax())}  ({spread}){note}"
+def label_from_name(path: Path) -> int | None:
+    """The true digit a file name states: 7.png, 7_001.png, img_7.png, or a folder 7/."""
+    for text in (path.stem, path.parent.name):
+        if match := LABEL.fullmatch(text):
+            return int(next(group for group in match.groups() if group is not None))
+    return None
 
 
-def predict(ckpt_path: str, specs: Iterable[str]) -> list[str]:
-    """One line per image: the predicted digit and the softmax of the logits."""
-    model, _ = load_checkpoint(ckpt_path)
+def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
+    """Each image's predicted digit with the softmax of the logits, in the order given."""
+    network = load_network(ckpt_path)
     paths = image_paths(specs)
-    prepared = [read(p) for p in paths]
+    prepared = [read(p) for p in tqdm(paths, desc="reading images", disable=len(paths) < 100)]
     with torch.inference_mode():
-        probabilities = model(torch.stack([x for x, _ in prepared])).softmax(dim=1)
+        probabilities = network(torch.stack([x for x, _ in prepared])).softmax(dim=1)
     return [
-        describe(str(p), probs, inverted)
-        for p, probs, (_, inverted) in zip(paths, probabilities, prepared, strict=True)
+        Prediction(path, probs.tolist(), inverted, label_from_name(path))
+        for path, probs, (_, inverted) in zip(paths, probabilities, prepared, strict=True)
     ]
+
+
+def report(predictions: list[Prediction]) -> str:
+    """A table of file, digit and confidence; with several images, how many of each digit
+    and, when every file name states its digit, the accuracy."""
+    width = max(len(str(p.path)) for p in predictions)
+    lines = [f"{'file':<{width}}  digit  confidence"]
+    for p in predictions:
+        note = "  (inverted: dark ink on a light background)" if p.inverted else ""
+        lines.append(f"{str(p.path):<{width}}  {p.digit:>5}  {p.confidence:>10.2f}{note}")
+    if len(predictions) == 1:
+        spread = "  ".join(f"{d}: {q:.2f}" for d, q in enumerate(predictions[0].probabilities))
+        return "\n".join([*lines, f"probabilities: {spread}"])
+    counts = Counter(p.digit for p in predictions)
+    lines.append(
+        f"{len(predictions)} images, predicted: "
+        + "  ".join(f"{d}: {counts[d]}" for d in range(10))
+    )
+    if all(p.label is not None for p in predictions):
+        right = sum(p.digit == p.label for p in predictions)
+        lines.append(
+            f"accuracy against the digits in the file names: {right / len(predictions):.1%} "
+            f"({right} of {len(predictions)})"
+        )
+    return "\n".join(lines)
+
+
+def write_csv(predictions: list[Prediction], path: Path) -> None:
+    """One row per image: file, digit, confidence, label (if named), inverted, p0..p9."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "digit", "confidence", "label", "inverted", *CLASS_COLUMNS])
+        for p in predictions:
+            label = "" if p.label is None else p.label
+            probabilities = [f"{q:.4f}" for q in p.probabilities]
+            writer.writerow(
+                [p.path, p.digit, f"{p.confidence:.4f}", label, p.inverted, *probabilities]
+            )
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
@@ -169,13 +239,19 @@ def main(cfg: DictConfig) -> None:
     try:
         ckpt_path, image = cfg.ckpt_path, cfg.image
     except MissingMandatoryValue as e:
-        sys.exit(f"error: {e.full_key} is missing: {USAGE}")
+        exit_with(f"{e.full_key} is missing: {USAGE}")
     specs = [str(s) for s in image] if isinstance(image, ListConfig) else [str(image)]
     try:
-        lines = predict(ckpt_path, specs)
+        predictions = predict(ckpt_path, specs)
+        if cfg.csv:
+            write_csv(predictions, Path(cfg.csv))
     except (CheckpointError, ImageError) as e:
-        sys.exit(f"error: {e}")
-    print("\n".join(lines))
+        exit_with(str(e))
+    except OSError as e:
+        exit_with(f"cannot write {cfg.csv}: {e.strerror}")
+    print(report(predictions))
+    if cfg.csv:
+        print(f"predictions written to {cfg.csv}")
 
 
 if __name__ == "__main__":

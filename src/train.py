@@ -1,4 +1,4 @@
-"""Train one model and test its best checkpoint: `python -m src.train [overrides]`."""
+"""Train one model and test it: `python -m src.train [overrides]`."""
 
 import json
 import logging
@@ -12,131 +12,129 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
-from src.checkpoint import CheckpointError, check_resumable
-from src.classifier import Classifier, DivergedError
-from src.config import ConfigError, validate
+from src.checkpoint import CheckpointError
+from src.classifier import Classifier
 from src.data import DataError, MNISTDataModule
+from src.lifecycle import exit_with, gate
+from src.metrics import DivergedError, EpochMetrics
+from src.schema import ConfigError, TestWeights, TrainConfig, plain
+from src.tensorboard import log_hparams
 
 log = logging.getLogger(__name__)
 
-
-def build_model(cfg: DictConfig) -> Classifier:
-    m = cfg.model
-    return Classifier(
-        hidden=list(m.hidden),
-        activation=m.activation,
-        loss=m.loss,
-        optimizer=m.optimizer,
-        lr=m.lr,
-        weight_decay=m.weight_decay,
-        momentum=m.momentum,
-        scheduler=m.scheduler,
-    )
+KNOWN_ERRORS = (CheckpointError, ConfigError, DataError, DivergedError)
 
 
-def summary(cfg: DictConfig, model: Classifier, results: dict[str, float]) -> dict:
-    """The run's key choices and final numbers, as written to metrics.json."""
-    hidden = list(cfg.model.hidden)
-    return {
-        "model": cfg.model.name,
-        "hidden": hidden,
-        "depth": len(hidden),
-        "width": max(hidden, default=0),
-        "activation": cfg.model.activation,
-        "loss_fn": cfg.model.loss,
-        "optimizer": cfg.model.optimizer,
-        "lr": cfg.model.lr,
-        "weight_decay": cfg.model.weight_decay,
-        "batch_size": cfg.data.batch_size,
-        "dataset": cfg.data.dataset,
-        "train_size": cfg.data.train_size,
-        "seed": cfg.seed,
-        "parameters": model.num_parameters,
-        **results,
-    }
-
-
-def log_hparams(trainer: L.Trainer, metrics: dict) -> None:
-    """Give TensorBoard's HPARAMS tab the run's choices next to its final numbers."""
-    hparams = {k: v if isinstance(v, int | float | str) else str(v) for k, v in metrics.items()}
-    finals = {k: v for k, v in metrics.items() if k.endswith(("_loss", "_acc"))}
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(hparams, metrics=finals)
-            logger.finalize("success")  # its writer thread would otherwise drop them at exit
-
-
-def build(cfg: DictConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
+def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
     """The data, model and Trainer of a run, seeded; the benchmark times exactly these."""
-    validate(cfg)
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    L.seed_everything(cfg.seed, workers=True)
-    datamodule = MNISTDataModule(**cfg.data, seed=cfg.seed)
-    model = build_model(cfg)
-    loggers = [instantiate(c) for c in cfg.logger.values()]
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    return datamodule, model, L.Trainer(**cfg.trainer, logger=loggers, callbacks=callbacks)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    datamodule = MNISTDataModule(config.data, seed=config.seed)
+    model = Classifier(config.model)
+    loggers = [instantiate(c) for c in config.logger.values()]
+    callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
+    trainer = L.Trainer(**config.trainer, logger=loggers, callbacks=callbacks)
+    return datamodule, model, trainer
 
 
-def train(cfg: DictConfig) -> float:
-    """Fit, test the best checkpoint, write metrics.json; return `cfg.monitor`."""
-    datamodule, model, trainer = build(cfg)
-    output_dir = Path(cfg.output_dir)
-    start_epoch = 0 if cfg.ckpt_path is None else check_resumable(cfg.ckpt_path, model)
-
+def train(config: TrainConfig) -> float:
+    """Fit, test, write metrics.json; return the monitored metric for Hydra's sweepers."""
+    datamodule, model, trainer = build(config)
+    epoch_metrics = next(c for c in trainer.callbacks if isinstance(c, EpochMetrics))
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=config.ckpt_path)
     fit_seconds = time.perf_counter() - started
-    history = list(model.history)  # testing the best checkpoint restores that epoch's history
-    fitted = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path  # the first ModelCheckpoint: best.ckpt
-    tested = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    fitted = dict(trainer.callback_metrics)
+    weights = tested_weights(config, trainer)
+    trainer.test(model, datamodule=datamodule, ckpt_path=weights, verbose=False)
     results = {
-        **fitted,
-        **{k.replace("/", "_"): float(v) for k, v in tested.items()},
+        **{
+            k.replace("/", "_"): float(v) for k, v in {**fitted, **trainer.callback_metrics}.items()
+        },
         "epochs": trainer.current_epoch,
-        "seconds_per_epoch": fit_seconds / max(trainer.current_epoch - start_epoch, 1),
-        "best_ckpt": best,
+        "steps": trainer.global_step,
+        "fit_seconds": fit_seconds,
+        "seconds_per_epoch": fit_seconds / max(epoch_metrics.epochs_run, 1),
     }
-    metrics = summary(cfg, model, results)
     if trainer.is_global_zero:
-        (output_dir / "metrics.json").write_text(
-            json.dumps({**metrics, "history": history}, indent=2) + "\n"
+        summary = {
+            "config": {
+                "seed": config.seed,
+                "data": plain(config.data),
+                "model": plain(config.model),
+            },
+            "parameters": model.num_parameters,
+            "train_images": len(datamodule.train.x),
+            "tested_weights": weights or "last",
+            **results,
+            "history": epoch_metrics.history,
+        }
+        Path(config.output_dir, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log_hparams(trainer, summary)
+        log.info("test accuracy %.4f, metrics in %s", results["test_acc"], config.output_dir)
+    return float(fitted[config.monitor])
+
+
+def tested_weights(config: TrainConfig, trainer: L.Trainer) -> str | None:
+    """The checkpoint the test set measures: best.ckpt, or None for the weights in memory."""
+    if config.test_weights is TestWeights.last or trainer.fast_dev_run:
+        return None
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if not best:
+        raise ConfigError(
+            f"no best checkpoint of {config.monitor} was written (did validation run?): "
+            "validate at least once, or test the final weights with test_weights=last"
         )
-        log_hparams(trainer, metrics)
-        log.info("test accuracy %.4f, metrics in %s", metrics["test_acc"], output_dir)
-    return fitted[cfg.monitor.replace("/", "_")]
+    return best
 
 
-def resume_hint(cfg: DictConfig) -> str:
+def resume_hint(config: TrainConfig) -> str:
     """The command that continues this run, or why there is nothing to continue."""
-    last = Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
+    last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return "no epoch finished, so there is no checkpoint to resume from"
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     return "resume with: python -m src.train " + " ".join([*overrides, f"ckpt_path={last}"])
 
 
+def known_message(e: Exception) -> str | None:
+    """One line for a failure with a known cause and fix, None for a bug (show the traceback)."""
+    if isinstance(e, KNOWN_ERRORS):
+        return str(e)
+    if isinstance(e, torch.OutOfMemoryError):
+        return "out of GPU memory: try a smaller data.batch_size, or data.on_device=false"
+    if isinstance(e, OSError) and e.strerror:
+        return f"cannot write {e.filename or 'a file'}: {e.strerror}"
+    if isinstance(e, ValueError) and "Tried to step" in str(e):
+        return (
+            "the one-cycle schedule ran out of steps (a resumed run asked for more than it "
+            "planned): start a new run, or use model.scheduler=none for a run you mean to extend"
+        )
+    return None
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    config = None
     try:
-        return train(cfg)
+        config = gate(cfg)  # a single run was gated before its folder existed; a sweep job here
+        return train(config)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C and SIGTERM into SystemExit
-        sys.exit(f"interrupted: {resume_hint(cfg)}")
+        hint = resume_hint(config) if config is not None else "before training started"
+        sys.exit(f"interrupted: {hint}")
     except Exception as e:
-        expected = (CheckpointError, ConfigError, DataError, DivergedError)
-        message = str(e) if isinstance(e, expected) else f"{type(e).__name__}: {e}"
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
-            if not isinstance(e, expected):
-                raise
-            sys.exit(f"error: {message}")
-        # In a sweep, one bad cell must not stop the others: record it and go on.
-        log.error("job failed: %s", message, exc_info=not isinstance(e, expected))
-        (Path(cfg.output_dir) / "error.txt").write_text(message + "\n")
+        message = known_message(e)
+        if not sweep:
+            if message is None:
+                raise  # a bug: Hydra prints the traceback and exits 1
+            exit_with(message)
+        # In a sweep, one bad job must not stop the others: record it and go on.
+        log.error("job failed: %s", message or f"{type(e).__name__}: {e}", exc_info=not message)
+        Path(cfg.output_dir, "error.txt").write_text((message or f"{type(e).__name__}: {e}") + "\n")
         return None  # no value: the Optuna sweeper records a failed trial and goes on
 
 

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+from src.lifecycle import compose_train, gate
+from src.schema import ModelConfig, TrainConfig, typed
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -49,6 +53,29 @@ def mnist_dir() -> Path:
     return data
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """In-process runs may set torch's thread count (threads=1); the next test gets it back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(data_dir: Path, out: Path, *overrides: str) -> TrainConfig:
+    """A gated training config on the tiny data, writing into `out`, without a progress bar."""
+    return gate(
+        compose_train(
+            f"data.data_dir={data_dir}",
+            "data.val_size=20",
+            "data.download=false",
+            f"output_dir={out}",
+            "~callbacks.progress_bar",
+            "+trainer.enable_progress_bar=false",
+            *overrides,
+        )
+    )
+
+
 def run_module(module: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run `python -m <module> <overrides>` from the project root, as a user would."""
     result = subprocess.run(
@@ -61,3 +88,18 @@ def run_module(module: str, *overrides: str, check: bool = True) -> subprocess.C
     if check and result.returncode != 0:
         raise AssertionError(f"{module} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The error of a failed run: the last line on stderr, with no traceback above it."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), result.stderr
+    return last
+
+
+@pytest.fixture(scope="session")
+def recipe() -> ModelConfig:
+    """The default model settings (conf/train.yaml with model=mlp3); replace() changes them."""
+    return typed(compose_train("output_dir=.")).model

@@ -1,11 +1,19 @@
 import pytest
 import torch
 
-from src.data import DataError, MNISTDataModule, TensorBatches, normalise
+from src.data import DataError, MNISTDataModule, TensorBatches, corrupt_labels
+from src.lifecycle import compose_train
+from src.pixels import normalise
+from src.schema import typed
 
 
-def setup_module_data(data_dir, stage="fit", **kwargs) -> MNISTDataModule:
-    dm = MNISTDataModule(data_dir=str(data_dir), download=False, **{"val_size": 20, **kwargs})
+def data_config(data_dir, **overrides):
+    values = {"data_dir": data_dir, "val_size": 20, "download": False, **overrides}
+    return typed(compose_train(*(f"data.{k}={v}" for k, v in values.items()), "output_dir=.")).data
+
+
+def setup_module_data(data_dir, stage="fit", **overrides) -> MNISTDataModule:
+    dm = MNISTDataModule(data_config(data_dir, **overrides))
     dm.setup(stage)
     return dm
 
@@ -40,15 +48,16 @@ def test_split_sizes_no_overlap_and_stable(tiny_data):
     assert len(val_idx) == 20 and len(train_idx) == 100
     assert set(train_idx.tolist()).isdisjoint(val_idx.tolist())
     assert sorted(train_idx.tolist() + val_idx.tolist()) == list(range(120))
-    again = MNISTDataModule(data_dir=str(tiny_data), val_size=20).split(torch.arange(120) % 10)
+    again = MNISTDataModule(data_config(tiny_data)).split(torch.arange(120) % 10)
     assert torch.equal(again[1], val_idx)
     assert len(dm.train.x) == 100 and len(dm.val.x) == 20
 
 
-def test_test_split_is_the_official_test_set(tiny_data):
+def test_test_stage_serves_the_official_test_set_then_the_training_split(tiny_data):
     dm = setup_module_data(tiny_data, stage="test")
-    assert len(dm.test.x) == 30
-    assert dm.train is None
+    test, train_set = dm.test_dataloader()
+    assert len(test.x) == 30
+    assert torch.equal(torch.cat([y for _, y in train_set]), dm.train.y)  # in order, as trained
 
 
 def test_train_batches_cover_the_epoch_exactly_once():
@@ -77,13 +86,46 @@ def test_train_subset_is_class_balanced(tiny_data):
     assert counts.tolist() == [5] * 10
 
 
-def test_train_size_larger_than_split_is_refused(tiny_data):
-    with pytest.raises(DataError, match="data.train_size=101 must be between 1 and 100"):
+def test_train_size_larger_than_the_files_hold_is_a_data_error(tiny_data):
+    with pytest.raises(DataError, match="data.train_size=101 is more than the 100 training"):
         setup_module_data(tiny_data, train_size=101)
 
 
+@pytest.mark.parametrize("fraction", [0.0, 0.05, 0.2, 0.5, 1.0])
+def test_label_noise_flips_exactly_the_fraction_never_to_the_true_class(fraction):
+    labels = torch.arange(4000) % 10
+    noisy, corrupted = corrupt_labels(labels, fraction, torch.Generator().manual_seed(0))
+    assert int(corrupted.sum()) == round(fraction * 4000)
+    assert torch.equal(noisy != labels, corrupted)  # changed exactly where recorded
+    assert torch.equal(noisy[~corrupted], labels[~corrupted])
+
+
+def test_wrong_labels_are_spread_over_the_other_nine_classes():
+    labels = torch.zeros(90_000, dtype=torch.long)
+    noisy, _ = corrupt_labels(labels, 1.0, torch.Generator().manual_seed(0))
+    counts = torch.bincount(noisy, minlength=10)
+    assert counts[0] == 0
+    assert (counts[1:] - 10_000).abs().max() < 400  # 4 standard deviations of a binomial
+
+
+def test_label_noise_is_seeded_and_touches_only_the_training_split(tiny_data):
+    clean = setup_module_data(tiny_data)
+    noisy = setup_module_data(tiny_data, label_noise=0.3)
+    again = setup_module_data(tiny_data, label_noise=0.3)
+    assert torch.equal(noisy.train.y, again.train.y)
+    assert int((noisy.train.y != clean.train.y).sum()) == 30
+    assert torch.equal(noisy.train.x, clean.train.x)
+    assert torch.equal(noisy.val.y, clean.val.y)
+    noisy.setup("test")
+    test, train_set = noisy.test_dataloader()
+    clean.setup("test")
+    assert torch.equal(test.y, clean.test_dataloader()[0].y)
+    marked = torch.cat([c for _, _, c in train_set])
+    assert torch.equal(marked, noisy.train.y != clean.train.y)  # which labels are wrong, recorded
+
+
 def test_missing_files_name_the_folder_and_files(tmp_path):
-    dm = MNISTDataModule(data_dir=str(tmp_path), download=False)
+    dm = MNISTDataModule(data_config(tmp_path))
     with pytest.raises(DataError) as err:
         dm.prepare_data()
     message = str(err.value)

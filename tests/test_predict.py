@@ -1,6 +1,7 @@
 """`python -m src.predict`: preparing any image like MNIST, the printed predictions, the errors."""
 
-import re
+import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,29 +12,15 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 from torchvision import datasets
 
-from src.checkpoint import load_checkpoint
+from src.checkpoint import CheckpointError, load_network
 from src.classifier import Classifier
-from src.data import normalise
-from src.predict import prepare
-from tests.conftest import run_module
+from src.pixels import normalise
+from src.predict import ImageError, label_from_name, predict, prepare, report
+from tests.conftest import one_error_line, run_module
 
-LINE = re.compile(
-    r"(?P<name>.+): (?P<digit>\d)  \((?P<probs>(?:\d: \d\.\d\d ?){10})\)(?P<inverted>  inverted.*)?"
-)
 LEVEL = 2 / 255  # one grey level after normalisation
 N_ROUND_TRIP = 200
 MODES = ("L", "LA", "RGB", "RGBA", "P", "1", "I;16", "I", "F", "CMYK")
-
-
-def parse(stdout: str) -> dict[str, tuple[int, list[float], bool]]:
-    """file name -> (digit, probabilities, inverted) from predict's output."""
-    out = {}
-    for line in stdout.splitlines():
-        m = LINE.fullmatch(line)
-        assert m, f"unexpected output line: {line!r}"
-        probs = [float(p) for p in re.findall(r"\d: (\d\.\d\d)", m["probs"])]
-        out[Path(m["name"]).name] = (int(m["digit"]), probs, m["inverted"] is not None)
-    return out
 
 
 def grid(tensor: torch.Tensor) -> np.ndarray:
@@ -75,9 +62,9 @@ strokes = st.lists(st.tuples(unit, unit), min_size=2, max_size=6)
 
 
 @pytest.fixture
-def untrained_ckpt(tmp_path: Path) -> Path:
+def untrained_ckpt(tmp_path: Path, recipe) -> Path:
     """A checkpoint as src.train writes it, of an untrained linear model: no training needed."""
-    model = Classifier(hidden=[])
+    model = Classifier(replace(recipe, hidden=[]))
     path = tmp_path / "untrained.ckpt"
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
     return path
@@ -158,22 +145,46 @@ def test_an_off_centre_digit_is_scaled_and_centred_by_mass(size, box, points, wi
     assert abs((xs * ink).sum() / mass - 14) <= 1
 
 
-def test_prints_a_digit_and_ten_probabilities_per_image(tmp_path, untrained_ckpt):
+def seven(folder: Path) -> list[Path]:
+    """A drawn 7 as a white-on-black PNG and a black-on-white JPEG."""
     image = draw_digit((50, 40), (15, 5, 35, 35), [(0, 0), (1, 0), (0.3, 1)], 4, (0, 255))
-    image.save(tmp_path / "seven.png")
-    ImageOps.invert(image).convert("RGB").save(tmp_path / "seven.jpg", quality=95)
-    result = run_module(
-        "src.predict",
-        f"ckpt_path={untrained_ckpt}",
-        f"image=[{tmp_path / 'seven.png'},{tmp_path / 'seven.jpg'}]",
+    image.save(folder / "seven.png")
+    ImageOps.invert(image).convert("RGB").save(folder / "seven.jpg", quality=95)
+    return [folder / "seven.png", folder / "seven.jpg"]
+
+
+def test_each_image_gets_a_digit_its_probabilities_and_whether_it_was_inverted(
+    tmp_path, untrained_ckpt
+):
+    predictions = predict(str(untrained_ckpt), map(str, seven(tmp_path)))
+    assert [p.path.name for p in predictions] == ["seven.png", "seven.jpg"]
+    for p in predictions:
+        assert len(p.probabilities) == 10 and sum(p.probabilities) == pytest.approx(1)
+        assert p.confidence == max(p.probabilities) == p.probabilities[p.digit]
+    assert [p.inverted for p in predictions] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [("7.png", 7), ("7_001.png", 7), ("img_3.jpg", 3), ("scan-0.png", 0), ("5/a.png", 5)]
+    + [("017.png", None), ("seven.png", None), ("a/12.png", None), ("img3.png", None)],
+)
+def test_a_digit_stated_in_the_file_or_folder_name_is_the_label(name, label):
+    assert label_from_name(Path(name)) == label
+
+
+def test_a_labelled_folder_gets_counts_and_accuracy(tmp_path, untrained_ckpt):
+    for name, path in zip(("7_a", "7_b"), seven(tmp_path), strict=True):
+        path.rename(tmp_path / f"{name}{path.suffix}")
+    printed = report(predict(str(untrained_ckpt), [str(tmp_path)]))
+    lines = printed.splitlines()
+    assert lines[0].split() == ["file", "digit", "confidence"]
+    assert len(lines) == 1 + 2 + 2
+    assert lines[3].startswith("2 images, predicted: 0: ")
+    right = sum(line.split()[1] == "7" for line in lines[1:3])
+    assert (
+        lines[4] == f"accuracy against the digits in the file names: {right / 2:.1%} ({right} of 2)"
     )
-    printed = parse(result.stdout)
-    assert list(printed) == ["seven.png", "seven.jpg"]
-    for digit, probs, _ in printed.values():
-        assert len(probs) == 10
-        assert sum(probs) == pytest.approx(1, abs=0.05)
-        assert probs[digit] == max(probs)
-    assert [inverted for _, _, inverted in printed.values()] == [False, True]
 
 
 @pytest.fixture
@@ -200,14 +211,32 @@ def files(tmp_path: Path) -> Path:
     ],
     ids=["missing", "empty", "not-image", "no-images", "one-bad-of-two", "bad-ckpt", "no-ckpt"],
 )
-def test_errors_are_one_line(files, untrained_ckpt, ckpt, images, message):
+def test_bad_input_is_refused_in_one_line(files, untrained_ckpt, ckpt, images, message):
     ckpt_path = untrained_ckpt if ckpt == "good" else files / ckpt
-    listed = ",".join(str(files / name) for name in images)
-    result = run_module("src.predict", f"ckpt_path={ckpt_path}", f"image=[{listed}]", check=False)
-    assert result.returncode != 0
-    (line,) = result.stderr.splitlines()
-    assert line.startswith(f"error: {message.format(files)}")
-    assert result.stdout == ""
+    with pytest.raises((ImageError, CheckpointError)) as refused:
+        predict(str(ckpt_path), [str(files / name) for name in images])
+    assert str(refused.value).startswith(message.format(files))
+    assert "\n" not in str(refused.value)
+
+
+def test_the_command_prints_a_table_writes_a_csv_and_fails_in_one_line(tmp_path, untrained_ckpt):
+    images = seven(tmp_path)
+    table = tmp_path / "predictions.csv"
+    listed = ",".join(map(str, images))
+    result = run_module(
+        "src.predict", f"ckpt_path={untrained_ckpt}", f"image=[{listed}]", f"csv={table}"
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["file", "digit", "confidence"]
+    assert lines[1].startswith(str(images[0])) and "(inverted" in lines[2]
+    assert lines[-1] == f"predictions written to {table}"
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["file"] for r in rows] == list(map(str, images))
+    assert sum(float(r[f"p{d}"]) for d in range(10) for r in rows[:1]) == pytest.approx(1, abs=1e-3)
+    missing = run_module("src.predict", f"ckpt_path={untrained_ckpt}", check=False)
+    assert one_error_line(missing).startswith("error: image is missing: python -m src.predict")
+    assert missing.stdout == ""
 
 
 @pytest.fixture(scope="module")
@@ -242,18 +271,22 @@ def test_round_trip_through_png_and_jpeg_files(tmp_path_factory, mnist_dir, mnis
         Image.fromarray(x).save(folder / f"{i:03d}.png")
         Image.fromarray(255 - x).convert("RGB").save(folder / f"{i:03d}.jpg", quality=95)
 
-    printed = parse(run_module("src.predict", f"ckpt_path={ckpt}", f"image={folder}").stdout)
-    model, _ = load_checkpoint(ckpt)
+    csv_file = folder / "predictions.csv"
+    run_module("src.predict", f"ckpt_path={ckpt}", f"image={folder}", f"csv={csv_file}")
+    with csv_file.open() as f:
+        printed = {Path(r["file"]).name: r for r in csv.DictReader(f)}
     with torch.inference_mode():
-        expected = model(normalise(mnist_test)).softmax(dim=1)
+        expected = load_network(ckpt)(normalise(mnist_test)).softmax(dim=1)
 
     assert len(printed) == 2 * N_ROUND_TRIP
     for ext, min_agreeing in (("png", N_ROUND_TRIP), ("jpg", N_ROUND_TRIP - 3)):
         found = [printed[f"{i:03d}.{ext}"] for i in range(N_ROUND_TRIP)]
-        digits = torch.tensor([digit for digit, _, _ in found])
+        digits = torch.tensor([int(row["digit"]) for row in found])
         agreeing = int((digits == expected.argmax(dim=1)).sum())
         assert agreeing >= min_agreeing, f"{ext}: {agreeing}/{N_ROUND_TRIP} agree"
-        assert all(inverted == (ext == "jpg") for _, _, inverted in found)
-    png = torch.tensor([printed[f"{i:03d}.png"][1] for i in range(N_ROUND_TRIP)])
-    # Printed to 2 decimals (0.005); the rest is the ~6% of images a grey level off.
+        assert all(row["inverted"] == str(ext == "jpg") for row in found)
+    png = torch.tensor(
+        [[float(printed[f"{i:03d}.png"][f"p{d}"]) for d in range(10)] for i in range(N_ROUND_TRIP)]
+    )
+    # Written to 4 decimals; the rest is the ~6% of images a grey level off.
     assert (png - expected).abs().max() <= 0.01

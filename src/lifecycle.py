@@ -1,0 +1,219 @@
+"""A training run's life in Hydra: the config gate before anything is written, the sweep's end.
+
+`gate` is the one check of a training config: the schema (types, unknown keys, ranges), then
+what only this machine can tell (Trainer arguments, accelerator, data, the checkpoint to
+resume). `TrainLifecycle` runs it before Hydra makes a run folder, and ends a sweep with
+its report and an exit code that counts the sweep's failed jobs.
+"""
+
+import logging
+import sys
+import time
+import typing
+from difflib import get_close_matches
+from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from src.checkpoint import CheckpointError, model_config, read_checkpoint
+from src.data import DataError, missing_files, training_images
+from src.schema import ConfigError, Scheduler, TrainConfig, typed
+
+log = logging.getLogger(__name__)
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+# Keys of lightning.Trainer that change how many optimiser steps an epoch takes.
+STEP_COUNT_KEYS = {"limit_train_batches", "accumulate_grad_batches", "fast_dev_run"}
+
+
+def compose_train(*overrides: str, with_hydra: bool = False) -> DictConfig:
+    """conf/train.yaml with `overrides`, composed outside a Hydra app (tests, benchmark)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=with_hydra)
+
+
+def gate(cfg: DictConfig) -> TrainConfig:
+    """The composed config, typed and checked; raises a one-line ConfigError, CheckpointError
+    or DataError naming the key and the fix."""
+    config = typed(cfg)
+    check_trainer(config.trainer)
+    if not config.data.download and (missing := missing_files(config.data)):
+        raise DataError(f"{missing} (or set data.download=true)")
+    if config.ckpt_path is not None:
+        check_resumable(config)
+    return config
+
+
+def check_trainer(trainer: dict[str, Any]) -> None:
+    """Every key a lightning.Trainer argument of a fitting type, the accelerator present."""
+    hints = typing.get_type_hints(L.Trainer.__init__)
+    for key, value in trainer.items():
+        if key in ("logger", "callbacks") or key not in hints:
+            close = get_close_matches(key, hints, n=1)
+            hint = f" (did you mean trainer.{close[0]}?)" if close else ""
+            raise ConfigError(f"trainer.{key} is not an argument of lightning.Trainer{hint}")
+        if not fits(value, hints[key]):
+            raise ConfigError(f"trainer.{key}={value!r} must be {type_name(hints[key])}")
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if steps != -1 and steps < 1:
+        raise ConfigError(f"trainer.max_steps={steps} must be > 0, or -1 for no limit")
+    if epochs is not None and epochs < 1 and not (epochs == -1 and steps > 0):
+        raise ConfigError(
+            f"trainer.max_epochs={epochs} must be >= 1 (or -1 with trainer.max_steps set)"
+        )
+    accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", "auto")
+    if accelerator in ("gpu", "cuda"):
+        visible = torch.cuda.device_count()
+        if visible == 0:
+            raise ConfigError(
+                f"trainer.accelerator={accelerator} but no CUDA GPU is visible to torch; "
+                "use trainer.accelerator=cpu or auto"
+            )
+        if isinstance(devices, int) and devices > visible:
+            raise ConfigError(
+                f"trainer.devices={devices} but torch sees {visible} CUDA GPU(s): "
+                f"use trainer.devices={visible} or fewer"
+            )
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.accelerator=mps but MPS is not available; use cpu or auto")
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether a config value can be passed where `hint` is annotated."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, UnionType):
+        return any(fits(value, arg) for arg in typing.get_args(hint))
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    cls = origin or hint
+    if cls is NoneType:
+        return value is None
+    if cls in (int, float) and isinstance(value, bool):
+        return False
+    if cls is float:
+        return isinstance(value, int | float)
+    return isinstance(value, cls) if isinstance(cls, type) else True
+
+
+def type_name(hint: Any) -> str:
+    """`Optional[int]` -> 'int or null', as a config reader would say it."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, UnionType) else ()
+    names = [type_name(arg) for arg in args] if args else [_one_type_name(hint)]
+    return " or ".join(dict.fromkeys(names))
+
+
+def _one_type_name(hint: Any) -> str:
+    if hint is NoneType:
+        return "null"
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    return getattr(typing.get_origin(hint) or hint, "__name__", str(hint))
+
+
+def check_resumable(config: TrainConfig) -> None:
+    """The checkpoint holds what resuming needs, of this model, on this schedule."""
+    path = config.ckpt_path
+    ckpt = read_checkpoint(path)
+    if "optimizer_states" not in ckpt:
+        raise CheckpointError(
+            f"{path} holds weights only (best.ckpt does): resume from last.ckpt beside it"
+        )
+    saved, wanted = model_config(ckpt), config.model
+    fields = ("hidden", "activation", "loss")
+    if any(getattr(saved, f) != getattr(wanted, f) for f in fields):
+        described = ", ".join(f"model.{f}={_plain(getattr(saved, f))}" for f in fields)
+        raise CheckpointError(
+            f"{path} holds a model with {described}: resume with the same model settings"
+        )
+    if wanted.scheduler is not Scheduler.onecycle:
+        return
+    saved_steps = (ckpt.get("lr_schedulers") or [{}])[0].get("total_steps")
+    planned = planned_steps(config)
+    if None not in (saved_steps, planned) and saved_steps != planned:
+        raise ConfigError(
+            f"{path} was trained on a one-cycle schedule of {saved_steps} steps, which "
+            f"cannot stretch to the {planned} this config plans (its learning rate has "
+            "already annealed): start a new run with the larger trainer.max_epochs, or "
+            "use model.scheduler=none for a run you mean to extend"
+        )
+
+
+def planned_steps(config: TrainConfig) -> int | None:
+    """The optimiser steps lightning.Trainer will plan for this config, when it can be told."""
+    trainer = config.trainer
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    if STEP_COUNT_KEYS & trainer.keys() or not isinstance(devices, int) or devices < 1:
+        return None
+    shard = -(-training_images(config.data) // (devices * nodes))
+    per_epoch = -(-shard // config.data.batch_size)
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    limits = [steps] if steps > 0 else []
+    if epochs not in (None, -1):
+        limits.append(per_epoch * epochs)
+    return min(limits, default=None)
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def exit_with(message: str) -> typing.NoReturn:
+    """Ends the process with `error: <message>` on stderr and exit code 1."""
+    logging.shutdown()
+    sys.exit(f"error: {message}")
+
+
+class TrainLifecycle(Callback):
+    """Hydra callback of `src.train`: gate first, then, for a sweep, report and exit code."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra would only warn about an exception here and run anyway: exit instead.
+        run_dir = Path(config.hydra.run.dir)
+        try:
+            gate(OmegaConf.merge(config, {"output_dir": str(run_dir)}))
+        except (ConfigError, CheckpointError, DataError) as e:
+            exit_with(str(e))
+        except Exception as e:
+            exit_with(f"the config check failed ({type(e).__name__}: {e})")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            exit_with(
+                f"cannot create the run folder {run_dir} ({e.strerror}): "
+                "choose a writable one with hydra.run.dir=..."
+            )
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Launchers make the sweep folder only when jobs start, but a sweeper may store its
+        # state there first: hparams_search=optuna keeps its SQLite study in it.
+        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        # Only this sweep's jobs: a resumed Optuna study reuses a folder with older failures.
+        errors = sweep_dir.glob("*/error.txt")
+        failed = sorted(p for p in errors if p.stat().st_mtime >= self.started)
+        from src.report import ReportError, write_report  # plotting is only needed here
+
+        problems = []
+        if failed:
+            jobs = ", ".join(f"{p.parent.name} ({p.read_text().strip()})" for p in failed)
+            problems.append(f"{len(failed)} job(s) of the sweep in {sweep_dir} failed: {jobs}")
+        try:
+            for path in write_report(sweep_dir):
+                log.info("sweep report: %s", path)
+        except ReportError as e:
+            log.warning("no sweep report: %s", e)
+        except Exception:
+            log.exception("the sweep report failed")
+            problems.append(f"the sweep report failed: python -m src.report {sweep_dir} retries it")
+        if problems:
+            exit_with("; ".join(problems))

@@ -1,0 +1,135 @@
+"""Loss and accuracy once per epoch, the divergence check, and the per-epoch history."""
+
+from collections import defaultdict
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from src.schema import CLASSES
+
+# The test stage's dataloaders, in MNISTDataModule.test_dataloader's order.
+TEST_STAGES = ("test", "train_set")
+
+
+class DivergedError(RuntimeError):
+    """The training loss stopped being a finite number."""
+
+
+class EpochMetrics(L.Callback):
+    """Measures what the module's steps return, once per epoch, and keeps the history.
+
+    Each step's predictions, targets and loss are kept; at the epoch's end torchmetrics
+    turns them into loss and accuracy (synced across DDP ranks), logged as `<stage>/loss`
+    and `<stage>/acc`. Stages: train (the running figures of the epoch), val, test, and
+    train_set, the training split measured at test time with the tested weights; with
+    label noise, train_set also reports its clean and corrupted images apart.
+
+    The history (one entry per training epoch) and the best validation accuracy are this
+    callback's state, so checkpoints keep them and a resumed run continues them.
+    """
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+        self.epochs_run = 0  # by this process: a resumed run's history starts with earlier ones
+        self.best_val_acc = float("-inf")
+        self.outputs: dict[str, list[tuple[Tensor, ...]]] = defaultdict(list)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.accuracy = MulticlassAccuracy(num_classes=CLASSES, average="micro").to(
+            pl_module.device
+        )
+        self.mean_loss = MeanMetric().to(pl_module.device)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.outputs["train"].append((outputs["preds"], batch[1], outputs["loss"]))
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self.outputs["val"].append((outputs["preds"], batch[1], outputs["loss"]))
+
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self.outputs[TEST_STAGES[dataloader_idx]].append(
+            (outputs["preds"], batch[1], outputs["loss"], *batch[2:])
+        )
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        # Checked here and at the epoch's end, before anything is checkpointed; a check per
+        # step would make a GPU wait for every loss.
+        self.check_finite(trainer)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        values = self.measure("val")
+        if trainer.sanity_checking:
+            return
+        self.best_val_acc = max(self.best_val_acc, float(values["val/acc"]))
+        pl_module.log_dict({**values, "val/best_acc": self.best_val_acc}, prog_bar=True)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.check_finite(trainer)
+        pl_module.log_dict(self.measure("train"), prog_bar=True)
+        metrics = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
+        self.history.append(
+            {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
+        )
+        self.epochs_run += 1
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        values = {}
+        for stage in TEST_STAGES:
+            values.update(self.measure(stage))
+        pl_module.log_dict(values)
+
+    def measure(self, stage: str) -> dict[str, Tensor]:
+        """`<stage>/loss` and `<stage>/acc` over the stage's kept outputs, which are dropped."""
+        outputs = self.outputs.pop(stage, [])
+        if not outputs:
+            return {}
+        preds, targets, losses, *corrupted = zip(*outputs, strict=True)
+        sizes = torch.tensor([len(t) for t in targets], device=losses[0].device)
+        preds, targets = torch.cat(preds), torch.cat(targets)
+        values = {
+            f"{stage}/loss": self.mean_of(torch.stack(losses), sizes),
+            f"{stage}/acc": self.accuracy_of(preds, targets),
+        }
+        if corrupted:  # only the training split of a run with label noise carries them
+            wrong = torch.cat(corrupted[0])
+            values[f"{stage}/acc_clean"] = self.accuracy_of(preds[~wrong], targets[~wrong])
+            values[f"{stage}/acc_corrupted"] = self.accuracy_of(preds[wrong], targets[wrong])
+        return values
+
+    def accuracy_of(self, preds: Tensor, targets: Tensor) -> Tensor:
+        self.accuracy.reset()
+        self.accuracy.update(preds, targets)
+        return self.accuracy.compute()
+
+    def mean_of(self, values: Tensor, weights: Tensor) -> Tensor:
+        self.mean_loss.reset()
+        self.mean_loss.update(values, weight=weights)
+        return self.mean_loss.compute()
+
+    def check_finite(self, trainer: L.Trainer) -> None:
+        """Stops at the first non-finite training loss of the epoch so far, naming its step."""
+        if not self.outputs["train"]:
+            return
+        losses = torch.stack([loss for _, _, loss in self.outputs["train"]])
+        if not losses.isfinite().all():
+            first = int((~losses.isfinite()).nonzero()[0])
+            lr = trainer.lightning_module.config.lr
+            raise DivergedError(
+                f"training diverged at epoch {trainer.current_epoch}, "
+                f"step {trainer.global_step - len(losses) + first}: loss is "
+                f"{losses[first].item()}; try a smaller learning rate (model.lr={lr:g} now)"
+            )
+
+    def state_dict(self) -> dict:
+        return {"history": self.history, "best_val_acc": self.best_val_acc}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = state_dict["history"]
+        self.best_val_acc = state_dict["best_val_acc"]

@@ -1,0 +1,261 @@
+"""The sweep report's figures, drawn from the table of `src.results` (finished jobs only)."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator
+
+from src.schema import CLASSES
+
+# A model counts as interpolating its (noisy) training labels from this training accuracy.
+INTERPOLATES = 0.99
+
+
+def save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def plain_log_y(ax: Axes) -> None:
+    """Log y axis labelled 0.1, 1 rather than 10^-1, 10^0; also 0.2, 0.5 on short ranges."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+
+    def minor(value: float, _: int) -> str:
+        low, high = ax.get_ylim()
+        return f"{value:g}" if high / low < 1000 and f"{value:e}"[0] in "25" else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def log_x_axes(axes: tuple, quantity: str) -> None:
+    """A log-scaled, gridded x axis of `quantity` on each of `axes`."""
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{quantity} (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+
+
+def train_val_legend(ax: Axes, loc: str) -> None:
+    """The plotted lines' colour labels, plus which line style is train and validation."""
+    handles = ax.get_legend_handles_labels()[0] + [
+        Line2D([], [], color="grey", ls="--", marker="o", label="train"),
+        Line2D([], [], color="grey", ls="-", marker="s", label="validation"),
+    ]
+    ax.legend(handles=handles, loc=loc, fontsize=8)
+
+
+def plot_train_val(ax: Axes, jobs: pd.DataFrame, x: str, metric: str, color: str, label: str):
+    """Train (dashed) and validation (solid) `metric` against `x`, averaged over seeds."""
+    scale = 100 if metric == "acc" else 1
+    means = jobs.groupby(x)[[f"train_set_{metric}", f"val_{metric}"]].mean()
+    for stage, style, marker in (("train_set", "--", "o"), ("val", "-", "s")):
+        ax.plot(
+            means.index,
+            scale * means[f"{stage}_{metric}"],
+            ls=style,
+            marker=marker,
+            color=color,
+            label=label if stage == "val" else None,
+        )
+
+
+def plot_capacity(jobs: pd.DataFrame, path: Path) -> Path:
+    """Train and validation accuracy and loss against parameter count, one line per depth."""
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    acc_ax, loss_ax = fig.subplots(1, 2)
+    for i, (depth, members) in enumerate(jobs.groupby("depth")):
+        label = "depth 0 (linear)" if depth == 0 else f"depth {depth}"
+        for ax, metric in ((acc_ax, "acc"), (loss_ax, "loss")):
+            plot_train_val(ax, members, "parameters", metric, f"C{i}", label)
+    log_x_axes((acc_ax, loss_ax), "parameters")
+    acc_ax.set(ylabel="accuracy (%)", title="Final accuracy")
+    loss_ax.set(ylabel="loss (log scale)", title="Final loss")
+    plain_log_y(loss_ax)
+    train_val_legend(acc_ax, "lower right")
+    train_val_legend(loss_ax, "lower left")
+    fig.suptitle("Capacity: train (dashed) vs validation (solid) against parameter count")
+    return save(fig, path)
+
+
+def plot_heatmap(jobs: pd.DataFrame, path: Path) -> Path:
+    """Validation accuracy and train-validation gap on the depth x width grid (depth >= 1)."""
+    hidden = jobs[jobs["depth"] > 0]
+    grids = hidden.groupby(["depth", "width"])[["val_acc", "gap"]].mean().mul(100)
+    depths, widths = sorted(hidden["depth"].unique()), sorted(hidden["width"].unique())
+    fig = Figure(figsize=(4 + 2 * len(widths), 1.5 + 0.8 * len(depths)), layout="constrained")
+    panels = (("val_acc", "validation accuracy (%)", "viridis"), ("gap", "gap (points)", "Reds"))
+    for ax, (metric, title, cmap) in zip(fig.subplots(1, 2), panels, strict=True):
+        grid = grids[metric].unstack("width").reindex(index=depths, columns=widths).to_numpy()
+        fig.colorbar(ax.imshow(grid, cmap=cmap, aspect="auto"), ax=ax)
+        middle = (np.nanmin(grid) + np.nanmax(grid)) / 2
+        for (r, c), value in np.ndenumerate(grid):
+            if not math.isnan(value):
+                dark = value < middle if cmap == "viridis" else value > middle
+                color = "white" if dark else "black"
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center", color=color)
+        ax.set_xticks(range(len(widths)), [str(w) for w in widths])
+        ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+        ax.set(xlabel="width (units per hidden layer)", ylabel="depth (hidden layers)", title=title)
+    title = "Depth x width: validation accuracy and train - validation gap"
+    linear = jobs[jobs["depth"] == 0]
+    if len(linear):
+        val, gap = 100 * linear["val_acc"].mean(), 100 * linear["gap"].mean()
+        title += f"\nlinear model: {val:.2f}% validation, gap {gap:.2f}"
+    fig.suptitle(title)
+    return save(fig, path)
+
+
+def validation_points(history: pd.DataFrame) -> pd.Series:
+    """Validation loss by epochs completed, each validation once: the history's entries
+    repeat the latest one when validation runs less often than every epoch."""
+    if "val_loss" not in history:
+        return pd.Series(dtype=float)
+    changed = history["val_loss"].ne(history["val_loss"].shift()) & history["val_loss"].notna()
+    points = history[changed]
+    return pd.Series(points["val_loss"].to_numpy(), index=points["epoch"].to_numpy() + 1)
+
+
+def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
+    """Small multiples of train and validation loss per epoch, one panel per job."""
+    cols = min(len(jobs), 4 if len(jobs) <= 16 else 6)
+    rows = math.ceil(len(jobs) / cols)
+    fig = Figure(figsize=(max(3.2 * cols, 8), 2.4 * rows + 1), layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    for ax, (index, job) in zip(axes, jobs.iterrows(), strict=False):
+        history = pd.DataFrame(job["history"])
+        ax.plot(history["epoch"] + 1, history["train_loss"], color="C0", label="train")
+        val = validation_points(history)
+        if len(val):
+            ax.plot(val.index, val, color="C1", label="validation")
+            best = val.idxmin()
+            ax.plot(best, val[best], "o", color="C1", label="lowest val loss")
+            ax.axvline(best, color="C1", ls=":", lw=1)
+            ax.text(
+                0.97,
+                0.95,
+                f"val loss: lowest {val[best]:.3g} (epoch {best}), last {val.iloc[-1]:.3g}",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+            )
+        ax.set_title(f"job {job['job']}: {titles[index]}", fontsize=9)
+        plain_log_y(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.grid(True, which="minor", axis="y", alpha=0.1)
+        ax.tick_params(which="both", labelsize=7)
+    for ax in axes[len(jobs) :]:
+        ax.set_visible(False)
+    for ax in axes[::cols]:
+        ax.set_ylabel("loss (log scale)")
+    for ax in axes[max(len(jobs) - cols, 0) : len(jobs)]:
+        ax.set_xlabel("epoch")
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(
+        "Train vs validation loss per epoch\n"
+        "(dot: lowest validation loss; validation rising after it is overfitting)"
+    )
+    return save(fig, path)
+
+
+def plot_data_size(jobs: pd.DataFrame, path: Path) -> Path:
+    """Train and validation accuracy, and their gap, against training-set size per model."""
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    acc_ax, gap_ax = fig.subplots(1, 2)
+    for i, (_, members) in enumerate(jobs.sort_values("parameters").groupby("parameters")):
+        first = members.iloc[0]
+        label = f"{first['model']} ({count(first['parameters'])} params)"
+        plot_train_val(acc_ax, members, "train_images", "acc", f"C{i}", label)
+        gaps = members.groupby("train_images")["gap"].mean().mul(100)
+        gap_ax.plot(gaps.index, gaps, "s-", color=f"C{i}", label=label)
+    log_x_axes((acc_ax, gap_ax), "training examples")
+    acc_ax.set(ylabel="accuracy (%)", title="Final accuracy")
+    gap_ax.set(ylabel="train - validation accuracy (points)", title="Generalisation gap")
+    train_val_legend(acc_ax, "lower right")
+    gap_ax.legend(fontsize=8)
+    fig.suptitle("Training-set size: train (dashed) vs validation (solid) accuracy per model")
+    return save(fig, path)
+
+
+def interpolation_threshold(jobs: pd.DataFrame) -> float | None:
+    """The fewest parameters from which every larger model fits its training labels."""
+    fits = jobs.groupby("parameters")["train_set_acc"].mean().sort_index() >= INTERPOLATES
+    if not fits.iloc[-1]:
+        return None
+    misses = fits.index[~fits]
+    return float(fits.index[fits.index > misses.max()].min()) if len(misses) else fits.index[0]
+
+
+def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
+    """Test and train error against parameters, the interpolation threshold and n*K marked;
+    with label noise, how much of the clean and of the corrupted labels each model fits."""
+    means = jobs.groupby("parameters").mean(numeric_only=True).sort_index()
+    noisy = "train_set_acc_corrupted" in means and means["train_set_acc_corrupted"].notna().any()
+    fig = Figure(figsize=(12 if noisy else 7, 4.8), layout="constrained")
+    axes = fig.subplots(1, 2 if noisy else 1, squeeze=False).ravel()
+    error_ax = axes[0]
+    error_ax.plot(means.index, 100 * (1 - means["test_acc"]), "s-", color="C3", label="test error")
+    train_label = "train error (on the labels trained on)" if noisy else "train error"
+    error_ax.plot(
+        means.index, 100 * (1 - means["train_set_acc"]), "o--", color="C0", label=train_label
+    )
+    images = int(means["train_images"].iloc[0])
+    error_ax.axvline(images * CLASSES, color="grey", ls=":", lw=1.5)
+    error_ax.annotate(
+        f"n·K = {images:,}·{CLASSES}",
+        (images * CLASSES, 0.98),
+        xycoords=("data", "axes fraction"),
+        rotation=90,
+        ha="right",
+        va="top",
+        fontsize=8,
+        color="grey",
+    )
+    if (threshold := interpolation_threshold(jobs)) is not None:
+        error_ax.axvline(threshold, color="C0", ls="-.", lw=1)
+        error_ax.annotate(
+            f"interpolation threshold ({count(threshold)} params)",
+            (threshold, 0.5),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            ha="left",
+            va="center",
+            fontsize=8,
+            color="C0",
+        )
+    error_ax.set(ylabel="error (%)", title="Error against parameter count")
+    error_ax.legend(fontsize=8, loc="upper right")
+    if noisy:
+        fit_ax = axes[1]
+        for column, style, label in (
+            ("train_set_acc_clean", "o-", "train images with their true label"),
+            ("train_set_acc_corrupted", "o-", "train images with a wrong label (memorised)"),
+            ("test_acc", "s--", "test images"),
+        ):
+            fit_ax.plot(means.index, 100 * means[column], style, label=label)
+        fit_ax.set(ylabel="accuracy (%)", title="What each model fits")
+        fit_ax.legend(fontsize=8, loc="lower right")
+    log_x_axes(tuple(axes), "parameters")
+    noise = means["data.label_noise"].iloc[0] if "data.label_noise" in means else 0
+    fig.suptitle(
+        f"Double descent: one hidden layer, {images:,} training images"
+        + (f", {noise:.0%} of their labels wrong" if noise else ", clean labels")
+    )
+    return save(fig, path)
+
+
+def count(n: float) -> str:
+    """7850 -> '7.8k', 1863690 -> '1.9M'."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return f"{n:g}"

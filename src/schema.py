@@ -1,0 +1,185 @@
+"""The training config's types, choices and ranges: the one place a setting is declared.
+
+The defaults live in `conf/`; these dataclasses say what each key may hold. `typed()` turns
+a composed config into a `TrainConfig`, refusing wrong types, unknown keys and values out of
+range with one line that names the key. No torch here: the report reads it too.
+"""
+
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's official training split
+PIXELS = 28 * 28
+CLASSES = 10
+
+# conf/model/mlp.yaml builds `hidden` as [width] * depth.
+OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
+# A resumed run writes into the run folder its checkpoint came from: <run>/checkpoints/x.ckpt.
+OmegaConf.register_new_resolver(
+    "run_dir", lambda ckpt, fresh: str(Path(ckpt).parent.parent) if ckpt else fresh, replace=True
+)
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key and the fix."""
+
+
+class Dataset(Enum):
+    mnist = "mnist"
+    fashion_mnist = "fashion_mnist"
+
+
+class Activation(Enum):
+    relu = "relu"
+    sigmoid = "sigmoid"
+    tanh = "tanh"
+    identity = "identity"
+
+
+class Loss(Enum):
+    cross_entropy = "cross_entropy"
+    mse = "mse"  # on the softmax against one-hot targets
+
+
+class Optimizer(Enum):
+    adamw = "adamw"
+    adam = "adam"
+    sgd = "sgd"
+
+
+class Scheduler(Enum):
+    onecycle = "onecycle"
+    none = "none"
+
+
+class TestWeights(Enum):
+    best = "best"  # the best.ckpt of the monitored metric
+    last = "last"  # the weights training ended with
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass
+class DataConfig:
+    dataset: Dataset = MISSING
+    data_dir: str = MISSING
+    batch_size: int = MISSING
+    val_size: int = MISSING
+    train_size: int | None = MISSING
+    label_noise: float = MISSING
+    split_seed: int = MISSING
+    download: bool = MISSING
+    on_device: bool = MISSING
+
+    def __post_init__(self) -> None:
+        self.dataset = Dataset(self.dataset)
+        _require(self.batch_size > 0, f"data.batch_size={self.batch_size} must be > 0")
+        _require(
+            0 < self.val_size < TRAIN_IMAGES,
+            f"data.val_size={self.val_size} must be between 1 and {TRAIN_IMAGES - 1}",
+        )
+        left = TRAIN_IMAGES - self.val_size
+        _require(
+            self.train_size is None or 0 < self.train_size <= left,
+            f"data.train_size={self.train_size} must be between 1 and {left} "
+            f"({TRAIN_IMAGES:,} training images minus data.val_size={self.val_size}), "
+            "or null for all",
+        )
+        _require(
+            0 <= self.label_noise <= 1,
+            f"data.label_noise={self.label_noise} must be a fraction between 0 and 1",
+        )
+
+
+@dataclass
+class ModelConfig:
+    hidden: list[int] = MISSING  # widths of the hidden layers; [] is the linear model
+    depth: int | None = None  # model=mlp sets hidden from depth and width
+    width: int | None = None
+    activation: Activation = MISSING
+    loss: Loss = MISSING
+    optimizer: Optimizer = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    momentum: float = MISSING  # sgd only
+    scheduler: Scheduler = MISSING
+
+    def __post_init__(self) -> None:
+        self.activation, self.loss = Activation(self.activation), Loss(self.loss)
+        self.optimizer, self.scheduler = Optimizer(self.optimizer), Scheduler(self.scheduler)
+        _require(
+            self.depth is None or self.depth >= 0,
+            f"model.depth={self.depth} must be >= 0 (0 is the linear model)",
+        )
+        _require(
+            self.width is None or self.width > 0,
+            f"model.width={self.width} must be a positive number of units",
+        )
+        _require(
+            all(h > 0 for h in self.hidden),
+            f"model.hidden={list(self.hidden)} must list positive layer widths",
+        )
+        if self.depth is not None and self.width is not None:
+            _require(
+                list(self.hidden) == [self.width] * self.depth,
+                f"model.hidden={list(self.hidden)} disagrees with model.depth={self.depth} and "
+                f"model.width={self.width}: set depth and width, or hidden, not both",
+            )
+        _require(self.lr > 0, f"model.lr={self.lr} must be > 0")
+        _require(self.weight_decay >= 0, f"model.weight_decay={self.weight_decay} must be >= 0")
+        _require(0 <= self.momentum < 1, f"model.momentum={self.momentum} must be in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    trainer: dict[str, Any] = MISSING  # lightning.Trainer's arguments, checked against its own
+    logger: dict[str, Any] = MISSING  # name -> instantiable logger config
+    callbacks: dict[str, Any] = MISSING  # name -> instantiable callback config
+    seed: int = MISSING
+    ckpt_path: str | None = MISSING
+    monitor: str = MISSING
+    test_weights: TestWeights = MISSING
+    threads: int | None = MISSING
+    output_dir: str = MISSING
+
+    def __post_init__(self) -> None:
+        self.test_weights = TestWeights(self.test_weights)
+        _require(
+            self.threads is None or self.threads > 0,
+            f"threads={self.threads} must be > 0, or null for torch's default",
+        )
+
+
+def plain(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain Python values (Enums as their names), as checkpoints keep it."""
+    return OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
+
+
+def typed(cfg: DictConfig) -> TrainConfig:
+    """The composed training config as a `TrainConfig`, or a one-line ConfigError naming the key."""
+    body = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), body))
+    except ConfigKeyError as e:
+        section, _, _ = str(e.full_key).rpartition(".")
+        known = _known_keys(section)
+        raise ConfigError(
+            f"{e.full_key} is not a setting: {section or 'the config'} has {known}"
+        ) from None
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{e.full_key}: {e.msg.splitlines()[0]}") from None
+
+
+def _known_keys(section: str) -> str:
+    schema = {"": TrainConfig, "data": DataConfig, "model": ModelConfig}.get(section, TrainConfig)
+    return ", ".join(f.name for f in fields(schema))

@@ -1,0 +1,70 @@
+"""Every experiment config: its grid has the jobs it promises, each job passes the gate, and
+the first and last job of each really train (one step each, fast_dev_run) and write metrics."""
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from src.lifecycle import CONF, compose_train, gate
+from src.train import train
+from tests.conftest import make_tiny_mnist
+
+EXPERIMENTS = {
+    "capacity": 17,
+    "data_size": 12,
+    "overfit": 2,
+    "activation": 4,
+    "loss": 4,
+    "double_descent": 12,
+}
+
+
+def test_every_experiment_file_is_listed_here():
+    assert {p.stem for p in (CONF / "experiment").glob("*.yaml")} == set(EXPERIMENTS)
+
+
+def jobs(name: str) -> list[list[str]]:
+    """Each job's overrides, in the order the basic sweeper runs them."""
+    cfg = compose_train(f"experiment={name}", "output_dir=.", with_hydra=True)
+    assert cfg.hydra.mode.name == "MULTIRUN" and cfg.threads == 1
+    params = cfg.hydra.sweeper.params
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    choices = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in parsed]
+    return [list(job) for job in itertools.product(*choices)]
+
+
+@pytest.fixture(scope="module")
+def roomy_data(tmp_path_factory) -> Path:
+    """Tiny images, but enough of them for every experiment's data.train_size."""
+    return make_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=15_010, n_test=30)
+
+
+@pytest.mark.parametrize(("name", "count"), EXPERIMENTS.items())
+def test_experiment_grid_has_its_jobs_and_each_passes_the_gate(name, count, roomy_data):
+    grid = jobs(name)
+    assert len(grid) == count
+    for job in grid:
+        gate(
+            compose_train(f"experiment={name}", *job, f"data.data_dir={roomy_data}", "output_dir=.")
+        )
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("which", [0, -1], ids=["first", "last"])
+def test_experiment_job_trains_and_writes_metrics(name, which, roomy_data, tmp_path):
+    config = gate(
+        compose_train(
+            f"experiment={name}",
+            *jobs(name)[which],
+            f"data.data_dir={roomy_data}",
+            f"output_dir={tmp_path}",
+            "++trainer.fast_dev_run=true",
+            "~callbacks.progress_bar",
+        )
+    )
+    train(config)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["steps"] == 1 and 0 <= metrics["test_acc"] <= 1

@@ -1,0 +1,130 @@
+"""Training on tiny data, in-process: what a run writes, exact resume, divergence, checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from src.checkpoint import CheckpointError
+from src.lifecycle import compose_train, gate
+from src.metrics import DivergedError
+from src.schema import ConfigError
+from src.train import train
+from tests.conftest import tiny_config
+from tests.faults import InjectedFault
+
+SMALL = ["model=mlp2", "model.hidden=[32]", "data.batch_size=16", "trainer.max_epochs=4"]
+
+
+def stable(metrics: dict) -> dict:
+    """What must repeat exactly: everything but timings and paths."""
+    drop = ("fit_seconds", "seconds_per_epoch", "tested_weights")
+    return {k: v for k, v in metrics.items() if k not in drop}
+
+
+def run(tiny_data, out, *overrides) -> dict:
+    train(tiny_config(tiny_data, out, *SMALL, *overrides))
+    return json.loads((out / "metrics.json").read_text())
+
+
+def inject(name: str, **arguments) -> list[str]:
+    """Overrides that add the callback tests.faults.<name>(**arguments)."""
+    return [
+        f"+callbacks.fault._target_=tests.faults.{name}",
+        *(f"+callbacks.fault.{k}={v}" for k, v in arguments.items()),
+    ]
+
+
+def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
+    metrics = run(tiny_data, tmp_path)
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1, 2, 3]
+    assert metrics["epochs"] == 4 and metrics["steps"] == 4 * 7  # 100 images in batches of 16
+    assert metrics["config"]["model"]["hidden"] == [32] and metrics["train_images"] == 100
+    for key in ("train_acc", "val_acc", "test_acc", "train_set_acc", "val_best_acc"):
+        assert 0 <= metrics[key] <= 1
+    assert "train_set_acc_corrupted" not in metrics  # no label noise
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best.ckpt",
+        "last.ckpt",
+    ]
+
+
+def test_same_seed_gives_identical_metrics(tiny_data, tmp_path):
+    assert stable(run(tiny_data, tmp_path / "a")) == stable(run(tiny_data, tmp_path / "b"))
+
+
+def test_a_run_cut_short_resumes_to_identical_metrics(tiny_data, tmp_path):
+    whole = run(tiny_data, tmp_path / "whole")
+    cut = tmp_path / "cut"
+    with pytest.raises(InjectedFault):
+        run(tiny_data, cut, *inject("FailAt", where="callback", epoch=2))
+    last = cut / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1
+    assert not (cut / "metrics.json").exists()
+    resumed = run(tiny_data, cut, f"ckpt_path={last}")
+    assert stable(resumed) == stable(whole)
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2, 3]
+
+
+def test_a_run_without_schedule_continues_to_more_epochs_as_if_never_stopped(tiny_data, tmp_path):
+    flat = ["model.scheduler=none"]
+    whole = run(tiny_data, tmp_path / "whole", *flat, "trainer.max_epochs=4")
+    run(tiny_data, tmp_path / "short", *flat, "trainer.max_epochs=2")
+    last = tmp_path / "short" / "checkpoints" / "last.ckpt"
+    longer = run(tiny_data, tmp_path / "short", *flat, "trainer.max_epochs=4", f"ckpt_path={last}")
+    assert stable(longer) == stable(whole)
+
+
+def test_a_one_cycle_run_is_not_stretched_to_more_epochs(tiny_data, tmp_path):
+    run(tiny_data, tmp_path, "trainer.max_epochs=2")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match="one-cycle schedule of 14 steps, which cannot stretch"):
+        tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=4", f"ckpt_path={last}")
+    tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=2", f"ckpt_path={last}")
+
+
+def test_resuming_needs_the_last_checkpoint_of_the_same_model(tiny_data, tmp_path):
+    run(tiny_data, tmp_path, "trainer.max_epochs=1")
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(CheckpointError, match="resume with the same model settings"):
+        tiny_config(
+            tiny_data, tmp_path, *SMALL, "model.hidden=[8]", f"ckpt_path={checkpoints}/last.ckpt"
+        )
+    with pytest.raises(CheckpointError, match="resume from last.ckpt beside it"):
+        tiny_config(tiny_data, tmp_path, *SMALL, f"ckpt_path={checkpoints}/best.ckpt")
+
+
+def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
+    with pytest.raises(DivergedError, match=r"diverged at epoch 2, step 14: loss is nan"):
+        run(tiny_data, tmp_path, *inject("PoisonWeightsAtEpoch", epoch=2))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
+
+
+def test_last_checkpoint_follows_every_epoch_and_best_holds_weights(tiny_data, tmp_path):
+    # "Best" = lowest epoch, so it never improves after epoch 0 and last.ckpt must not wait on it.
+    never_better = ["callbacks.best_checkpoint.monitor=epoch", "callbacks.best_checkpoint.mode=min"]
+    run(tiny_data, tmp_path, *never_better, "trainer.max_epochs=3")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
+    assert "optimizer_states" in last and "optimizer_states" not in best
+
+
+def test_label_noise_is_measured_on_clean_and_corrupted_images_apart(tiny_data, tmp_path):
+    metrics = run(tiny_data, tmp_path, "data.label_noise=0.3", "test_weights=last")
+    clean, corrupted = metrics["train_set_acc_clean"], metrics["train_set_acc_corrupted"]
+    assert metrics["train_set_acc"] == pytest.approx(0.7 * clean + 0.3 * corrupted)
+    assert metrics["tested_weights"] == "last"
+
+
+def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
+    never = ["trainer.max_epochs=1", "+trainer.limit_val_batches=0"]
+    with pytest.raises(ConfigError, match="no best checkpoint of val/acc was written"):
+        run(tiny_data, tmp_path, *never)
+
+
+def test_the_gate_accepts_what_the_defaults_compose_to(tmp_path):
+    config = gate(compose_train(f"output_dir={tmp_path}"))
+    assert config.output_dir == str(tmp_path)
