@@ -12,6 +12,7 @@ from src.checkpoint import (
     read_checkpoint,
 )
 from src.classifier import Classifier
+from src.console import quiet
 from src.data import DataError, MNISTDataModule
 from src.lifecycle import check_trainer, exit_with
 from src.metrics import EpochMetrics
@@ -42,6 +43,7 @@ def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    quiet()
     try:
         ckpt_path = cfg.ckpt_path
     except MissingMandatoryValue:

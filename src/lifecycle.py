@@ -18,7 +18,10 @@ from typing import Any
 import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
@@ -29,14 +32,19 @@ log = logging.getLogger(__name__)
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
+# Overrides that say where things are or how to run, not what is trained.
+PLUMBING = ("ckpt_path", "threads", "output_dir", "experiment", "hparams_search", "data.data_dir")
 # Keys of lightning.Trainer that change how many optimiser steps an epoch takes.
 STEP_COUNT_KEYS = {"limit_train_batches", "accumulate_grad_batches", "fast_dev_run"}
 
 
 def compose_train(*overrides: str, with_hydra: bool = False) -> DictConfig:
-    """conf/train.yaml with `overrides`, composed outside a Hydra app (tests, benchmark)."""
+    """conf/train.yaml with `overrides`, composed outside a Hydra app (tests, benchmark), its
+    ${hydra:...} values resolvable as in one; pass output_dir=..., which only a run has."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=with_hydra)
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg if with_hydra else OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
 
 
 def gate(cfg: DictConfig) -> TrainConfig:
@@ -164,6 +172,25 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+def changed_settings() -> dict[str, str]:
+    """What this run was told on the command line, as typed ({"model.lr": "0.001"}); for a
+    sweep's job only the settings its sweep varies. Empty outside a Hydra app."""
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    given = dict(o.lstrip("+~").split("=", 1) for o in hydra.overrides.task if "=" in o)
+    given = {k: v for k, v in given.items() if k not in PLUMBING and "/" not in v}
+    if hydra.mode != RunMode.MULTIRUN:
+        return given
+    swept = set(hydra.sweeper.get("params") or {})
+    sweep_file = Path(hydra.sweep.dir) / "multirun.yaml"
+    if sweep_file.is_file():
+        command = OmegaConf.load(sweep_file).hydra.overrides.task
+        parsed = OverridesParser.create().parse_overrides(list(command))
+        swept |= {o.key_or_group for o in parsed if o.is_sweep_override()}
+    return {k: v for k, v in given.items() if k in swept}
+
+
 def exit_with(message: str) -> typing.NoReturn:
     """Ends the process with `error: <message>` on stderr and exit code 1."""
     logging.shutdown()
@@ -176,6 +203,7 @@ class TrainLifecycle(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Hydra would only warn about an exception here and run anyway: exit instead.
         run_dir = Path(config.hydra.run.dir)
+        HydraConfig.instance().set_config(config)  # as the job will see it: ${hydra:...} resolves
         try:
             gate(OmegaConf.merge(config, {"output_dir": str(run_dir)}))
         except (ConfigError, CheckpointError, DataError) as e:

@@ -19,6 +19,27 @@ CLASSES = 10
 
 # conf/model/mlp.yaml builds `hidden` as [width] * depth.
 OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
+# Sweep job folders 00, 01, ...: they sort as numbers do, in folders and in TensorBoard.
+OmegaConf.register_new_resolver("zpad", lambda n: f"{int(n):02d}", replace=True)
+
+
+def run_label(overrides: str) -> str:
+    """A run's name in TensorBoard, its folder: the overrides that say what it trained."""
+    kept = [
+        o for o in overrides.split(" ") if not o.lstrip("+~").startswith(("callbacks", "logger"))
+    ]
+    label = " ".join(kept).replace("/", "|") or "defaults"
+    return label if len(label) <= 120 else label[:119] + "…"
+
+
+OmegaConf.register_new_resolver("run_label", run_label, replace=True)
+# hydra/launcher=slurm asks for GPUs only when the trainer names them: accelerator auto may
+# find none on the node, and a CPU-only cluster rejects a job that asks for any.
+OmegaConf.register_new_resolver(
+    "slurm_gpus",
+    lambda accelerator, devices: devices if str(accelerator).lower() in ("gpu", "cuda") else 0,
+    replace=True,
+)
 # A resumed run writes into the run folder its checkpoint came from: <run>/checkpoints/x.ckpt.
 OmegaConf.register_new_resolver(
     "run_dir", lambda ckpt, fresh: str(Path(ckpt).parent.parent) if ckpt else fresh, replace=True

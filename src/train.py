@@ -12,15 +12,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
+from src.console import quiet
 from src.data import DataError, MNISTDataModule
-from src.lifecycle import exit_with, gate
+from src.lifecycle import changed_settings, exit_with, gate
 from src.metrics import DivergedError, EpochMetrics
 from src.schema import ConfigError, TestWeights, TrainConfig, plain
-from src.tensorboard import log_hparams
+from src.tensorboard import METRICS, log_hparams
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,11 @@ def train(config: TrainConfig) -> float:
             "history": epoch_metrics.history,
         }
         Path(config.output_dir, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        log_hparams(trainer, summary)
+        noisy = ("train_set/acc_corrupted",) if config.data.label_noise > 0 else ()
+        settings = {**changed_settings(), "parameters (k)": model.num_parameters / 1000}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                log_hparams(logger, settings, METRICS + noisy)
         log.info("test accuracy %.4f, metrics in %s", results["test_acc"], config.output_dir)
     return float(fitted[config.monitor])
 
@@ -118,6 +124,7 @@ def known_message(e: Exception) -> str | None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    quiet()
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     config = None
     try:

@@ -33,14 +33,20 @@ class CountTestExamples(L.Callback):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "gpus", "nodes"),
-    [([], 1, 1), (["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], 4, 2)],
+    ("overrides", "gpus", "tasks", "nodes"),
+    [
+        ([], 0, 1, 1),  # accelerator auto asks for no GPU
+        (["trainer=ddp_cpu"], 0, 2, 1),
+        (["trainer=gpu"], 1, 1, 1),
+        (["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"], 4, 4, 2),
+    ],
 )
-def test_slurm_launcher_asks_one_task_per_gpu(overrides, gpus, nodes):
-    launcher = compose_train("hydra/launcher=slurm", *overrides, with_hydra=True).hydra.launcher
+def test_slurm_launcher_asks_one_task_per_device(overrides, gpus, tasks, nodes):
+    launcher = compose_train(
+        "hydra/launcher=slurm", *overrides, "output_dir=.", with_hydra=True
+    ).hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
-    assert launcher.gpus_per_node == launcher.tasks_per_node == gpus
-    assert launcher.nodes == nodes
+    assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.nodes) == (gpus, tasks, nodes)
 
 
 @pytest.mark.slow
@@ -86,8 +92,11 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path, mnist_dir):
         "hydra/launcher=submitit_local",
         f"hydra.sweep.dir={tmp_path}",
     )
-    models = {json.loads(p.read_text())["model"] for p in tmp_path.glob("*/metrics.json")}
-    assert models == {"linear", "mlp2"}
+    hidden = [
+        json.loads(p.read_text())["config"]["model"]["hidden"]
+        for p in tmp_path.glob("*/metrics.json")
+    ]
+    assert sorted(hidden) == [[], [256]]
 
 
 @pytest.mark.slow

@@ -1,13 +1,37 @@
 """Integration: the real MNIST through the real entry points, as a user runs them."""
 
 import json
+from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.plugins.hparams import plugin_data_pb2
 
+from src.tensorboard import METRICS
 from tests.conftest import run_module
 
 pytestmark = pytest.mark.slow
+
+
+def tensorboard_summaries(run: Path) -> dict:
+    """tag -> last summary value, over the event files of one TensorBoard run folder."""
+    files = sorted(run.glob("events.out.tfevents.*"))
+    return {
+        v.tag: v for f in files for e in EventFileLoader(str(f)).Load() for v in e.summary.value
+    }
+
+
+def hparams_of(summaries: dict) -> dict:
+    """The settings a run shows in TensorBoard's HPARAMS tab, after checking its metrics."""
+    plugin = summaries["_hparams_/experiment"].metadata.plugin_data.content
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin).experiment
+    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    assert all(info.differs for info in experiment.hparam_infos)
+    plugin = summaries["_hparams_/session_start_info"].metadata.plugin_data.content
+    start = plugin_data_pb2.HParamsPluginData.FromString(plugin).session_start_info
+    values = {k: v.string_value for k, v in start.hparams.items()}
+    assert start.hparams.pop("parameters (k)").number_value > 0
+    return {k: v for k, v in values.items() if k != "parameters (k)"}
 
 
 def train_run(out, *overrides):
@@ -28,10 +52,10 @@ def test_mlp3_short_run_beats_threshold(mlp3_run):
     assert metrics["test_acc"] >= 0.965
     assert (out / "checkpoints" / "best.ckpt").is_file()
     assert (out / "checkpoints" / "last.ckpt").is_file()
-    events = (out / "tensorboard").glob("events.out.tfevents.*")
-    tags = {v.tag for f in events for e in EventFileLoader(str(f)).Load() for v in e.summary.value}
-    assert {"train/acc", "val/acc", "test/acc"} <= tags
-    assert "_hparams_/experiment" in tags  # the HPARAMS tab, written just before the run exits
+    summaries = tensorboard_summaries(out / "model=mlp3 trainer.max_epochs=5")
+    assert {"train/acc", "val/acc", "val/best_acc", "test/acc", "train_set/acc"} <= set(summaries)
+    assert not {"test_acc", "val_loss", "hp_metric"} & set(summaries)  # each metric once
+    assert hparams_of(summaries) == {"model": "mlp3", "trainer.max_epochs": "5"}
 
 
 def test_linear_short_run_beats_threshold(tmp_path, mnist_dir):
@@ -65,5 +89,9 @@ def test_two_job_multirun_writes_two_metrics(tmp_path, mnist_dir):
     )
     jobs = sorted(tmp_path.glob("*/metrics.json"))
     assert len(jobs) == 2
-    models = {json.loads(p.read_text())["model"] for p in jobs}
-    assert models == {"linear", "mlp2"}
+    hidden = [json.loads(p.read_text())["config"]["model"]["hidden"] for p in jobs]
+    assert sorted(hidden) == [[], [256]]
+    # In TensorBoard each job is named by its overrides and shows only what the sweep varied.
+    for job, model in (("00", "linear"), ("01", "mlp2")):
+        label = f"data.train_size=2000 model={model} trainer.max_epochs=1"
+        assert hparams_of(tensorboard_summaries(tmp_path / job / label)) == {"model": model}

@@ -1,0 +1,36 @@
+"""A quiet console: Lightning's adverts and notices about its own internals are dropped, so
+what is left is about the run."""
+
+import logging
+import warnings
+
+# Lines Lightning prints on every run that say nothing about the run itself.
+NOISE = (
+    "💡 Tip",  # adverts for litlogger and litmodels
+    "Loading `train_dataloader` to estimate number of stepping batches",
+)
+WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's use of a torch API
+    r"The `srun` command is available on your system but is not used",  # a Slurm install
+    r"Checkpoint directory .* exists and is not empty",  # resuming: last.ckpt is overwritten
+    r"The number of training batches .* is smaller than the logging interval",  # per-epoch logs
+)
+
+
+class DropMessages(logging.Filter):
+    """A logging filter (also for Hydra's logging configs) dropping records containing `text`."""
+
+    def __init__(self, *text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(t in message for t in self.text)
+
+
+def quiet() -> None:
+    """Drop Lightning's noise; call once the entry point's logging is configured."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(DropMessages(*NOISE))
+    for pattern in WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)

@@ -1,0 +1,115 @@
+"""hydra/launcher=slurm against a real Slurm cluster: `sudo .ci/slurm-up` starts one here.
+
+Skipped when no cluster answers; with REQUIRE_SLURM=1 (CI) they fail instead.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_module
+
+# What a one-node cluster of 2 CPUs can run: two one-CPU jobs at once, or one job of two
+# one-CPU tasks. The yaml's defaults (4 CPUs, 16 GB per task) are for real clusters.
+SLURM_SWEEP = [
+    "-m",
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "trainer.max_epochs=1",
+    "data.train_size=1000",
+]
+
+
+def slurm_missing() -> str | None:
+    """Why no Slurm job can run here, or None when a responding node is free with 2 CPUs."""
+    if shutil.which("sinfo") is None:
+        return "`sinfo` is not on PATH"
+    try:
+        sinfo = subprocess.run(
+            ["sinfo", "--noheader", "--responding", "--format=%T %c"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        return "`sinfo` did not answer in 30 s"
+    if sinfo.returncode != 0:
+        return f"`sinfo` failed: {sinfo.stderr.strip()}"
+    nodes = [line.split() for line in sinfo.stdout.splitlines()]
+    if not any(s in ("idle", "mixed") and int(c.rstrip("+")) >= 2 for s, c in nodes):
+        return f"no idle node with 2 CPUs (sinfo: {sinfo.stdout.strip() or 'no node'})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    reason = slurm_missing()
+    if reason is None:
+        return
+    if os.environ.get("REQUIRE_SLURM") == "1":
+        pytest.fail(f"REQUIRE_SLURM=1 but Slurm is not up: {reason}")
+    pytest.skip(f"no Slurm cluster: {reason}; start one with `sudo .ci/slurm-up`")
+
+
+def task_logs(sweep: Path, task: int) -> str:
+    """The stdout and stderr of task `task` of every Slurm job submitit ran for the sweep."""
+    logs = sorted((sweep / ".submitit").glob(f"*/*_{task}_log.*"))
+    return "".join(p.read_text() for p in logs)
+
+
+@pytest.mark.slow
+def test_slurm_runs_a_two_job_sweep(slurm, tmp_path, mnist_dir):
+    result = run_module(
+        "src.train",
+        *SLURM_SWEEP,
+        "model=linear,mlp2",
+        f"data.data_dir={mnist_dir}",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert "Submitit 'slurm' sweep output dir" in result.stdout
+    hidden = [
+        json.loads(p.read_text())["config"]["model"]["hidden"]
+        for p in tmp_path.glob("*/metrics.json")
+    ]
+    assert sorted(hidden) == [[], [256]]
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "summary.md").is_file()
+    # Each job ran as a Slurm task with no GPU asked for (accelerator auto on a CPU node).
+    assert task_logs(tmp_path, 0).count("Starting with JobEnvironment") == 2
+    (script,) = (tmp_path / ".submitit").glob("*/*_submission.sh")
+    assert "#SBATCH --gpus-per-node=0" in script.read_text()
+    # This cluster has no accounting storage, so every sacct poll fails; the launcher's
+    # logging config drops submitit's warning about it.
+    assert "Bypassing sacct error" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_slurm_runs_ddp_cpu_as_two_tasks_of_one_job(slurm, tmp_path, mnist_dir):
+    counts = tmp_path / "counts.json"
+    sweep = tmp_path / "sweep"
+    run_module(
+        "src.train",
+        *SLURM_SWEEP,
+        "trainer=ddp_cpu",
+        "model=linear",
+        f"data.data_dir={mnist_dir}",
+        f"hydra.sweep.dir={sweep}",
+        "+callbacks.count._target_=tests.test_scale.CountTestExamples",
+        f"+callbacks.count.path={counts}",
+    )
+    # Slurm started both ranks as tasks 0 and 1 of one job, and they joined one DDP group;
+    # Lightning started no process of its own (that would log train_ddp_process_1.log).
+    run = sweep / "00"
+    (script,) = (sweep / ".submitit").glob("*/*_submission.sh")  # one Slurm job
+    assert "#SBATCH --ntasks-per-node=2" in script.read_text()
+    assert "global_rank=1(2)" in task_logs(sweep, 1)
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in task_logs(sweep, 1)
+    assert not (run / "train_ddp_process_1.log").exists()
+    # Each rank tested half of the 10,000 test images.
+    assert json.loads(counts.read_text()) == {"per_rank": [5000, 5000]}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["config"]["model"]["hidden"] == [] and metrics["test_acc"] > 0.8
