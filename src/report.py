@@ -17,6 +17,7 @@ from src.results import ReportError, load_sweep, setting_columns, sweep_command,
 # Settings that say where and how data is kept, not what was trained.
 PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
 WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
+PICTURES = ("weights", "confusion", "mistakes")
 RESULTS = {
     "parameters": "params",
     "train_set_acc": "train acc %",
@@ -108,7 +109,23 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         )
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
     lines.append(shown.to_markdown(index=False, disable_numparse=True))
+    lines += pictures(ok, sweep_dir)
     return "\n".join(lines) + "\n"
+
+
+def pictures(jobs: pd.DataFrame, sweep_dir: Path) -> list[str]:
+    """Links to what each job drew after testing (src.pictures), as a markdown table."""
+    rows = []
+    for _, job in jobs.iterrows():
+        folder = sweep_dir / job["job"] / "pictures"
+        names = [n for n in PICTURES if (folder / f"{n}.png").is_file()]
+        links = [f"[{n}]({job['job']}/pictures/{n}.png)" for n in names]
+        if links:
+            rows.append(f"| {job['job']} | {job['model']} | " + " · ".join(links) + " |")
+    if not rows:
+        return []
+    header = ["", "## Pictures of what each model learned", "", "| job | model | pictures |"]
+    return [*header, "|---|---|---|", *rows]
 
 
 def figures(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:

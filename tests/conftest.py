@@ -62,7 +62,8 @@ def keep_torch_threads():
 
 
 def tiny_config(data_dir: Path, out: Path, *overrides: str) -> TrainConfig:
-    """A gated training config on the tiny data, writing into `out`, without a progress bar."""
+    """A gated training config on the tiny data, writing into `out`, without a progress bar
+    or pictures."""
     return gate(
         compose_train(
             f"data.data_dir={data_dir}",
@@ -70,6 +71,7 @@ def tiny_config(data_dir: Path, out: Path, *overrides: str) -> TrainConfig:
             "data.download=false",
             f"output_dir={out}",
             "~callbacks.progress_bar",
+            "~callbacks.pictures",  # drawn in tests/test_pictures.py
             "+trainer.enable_progress_bar=false",
             *overrides,
         )

@@ -63,6 +63,7 @@ def test_experiment_job_trains_and_writes_metrics(name, which, roomy_data, tmp_p
             f"output_dir={tmp_path}",
             "++trainer.fast_dev_run=true",
             "~callbacks.progress_bar",
+            "~callbacks.pictures",
         )
     )
     train(config)

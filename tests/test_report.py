@@ -247,3 +247,17 @@ def test_mini_sweep_end_to_end(tmp_path, mnist_dir):
     }
     for name in ("capacity.png", "heatmap.png", "curves.png"):
         assert_png(tmp_path / name)
+
+
+def test_summary_md_links_each_jobs_pictures(grid_sweep):
+    sweep, _ = grid_sweep
+    (sweep / "1" / "pictures").mkdir()
+    for name in ("weights", "confusion"):
+        (sweep / "1" / "pictures" / f"{name}.png").write_bytes(b"")
+    write_report(sweep)
+    text = (sweep / "summary.md").read_text()
+    assert (
+        "| 1 | MLP 16 | [weights](1/pictures/weights.png) · [confusion](1/pictures/confusion.png) |"
+        in text
+    )
+    assert "| 0 | linear |" not in text.split("## Pictures")[1]  # job 0 drew none

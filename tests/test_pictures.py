@@ -1,0 +1,64 @@
+"""Pictures of what a model learned: weights as images, the confusion matrix, worst mistakes."""
+
+from dataclasses import replace
+
+import torch
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from src.classifier import Classifier
+from src.pictures import confusion_figure, mistakes_figure, weight_images
+from src.train import train
+from tests.conftest import tiny_config
+
+
+def panels(fig) -> list[str]:
+    """The titles of the figure's visible image panels."""
+    return [ax.get_title() for ax in fig.axes if ax.images]
+
+
+def test_the_linear_model_shows_one_template_per_digit(recipe):
+    fig = weight_images(Classifier(replace(recipe, hidden=[])).net)
+    assert panels(fig) == [f"digit {d}" for d in range(10)]
+    assert fig.axes[0].images[0].get_array().shape == (28, 28)
+
+
+def test_an_mlp_shows_a_sample_of_its_first_layer_units(recipe):
+    assert len(panels(weight_images(Classifier(replace(recipe, hidden=[64, 32])).net))) == 36
+    assert len(panels(weight_images(Classifier(replace(recipe, hidden=[8])).net))) == 8
+
+
+def test_mistakes_are_the_most_confident_wrong_predictions():
+    targets = torch.tensor([0, 1, 2, 3])
+    probabilities = torch.full((4, 10), 0.01)
+    probabilities[0, 0] = 0.9  # right
+    probabilities[1, 5] = 0.6  # wrong, less sure
+    probabilities[2, 7] = 0.8  # wrong, surest
+    probabilities[3, 3] = 0.5  # right
+    fig = mistakes_figure(torch.zeros(4, 784), probabilities, targets)
+    assert panels(fig) == ["says 7 (80%)\nis 2", "says 5 (60%)\nis 1"]
+
+
+def test_confusion_counts_every_test_digit():
+    preds, targets = torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2])
+    assert "75.00% on the diagonal" in confusion_figure(preds, targets)._suptitle.get_text()
+
+
+def test_a_run_saves_its_pictures_and_shows_them_in_tensorboard(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, tmp_path, "model=linear", "trainer.max_epochs=1")
+    config.callbacks["pictures"] = {
+        "_target_": "src.pictures.Pictures",
+        "folder": str(tmp_path / "pictures"),
+    }
+    train(config)
+    for name in ("weights", "confusion", "mistakes"):
+        with Image.open(tmp_path / "pictures" / f"{name}.png") as image:
+            assert image.width > 300
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir() and list(p.glob("events.*"))]
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert set(events.Tags()["images"]) == {
+        "pictures/weights",
+        "pictures/confusion",
+        "pictures/mistakes",
+    }
