@@ -28,8 +28,8 @@ train: install data
 	$(PY) -m src.train $(ARGS)
 
 sweep: install data
-	$(PY) -m src.train -m model=mlp model.depth=0,1,2,4 model.width=32,128,512 \
-		hydra/launcher=joblib hydra.launcher.n_jobs=2 threads=1 $(ARGS)
+	$(PY) -m src.train -m 'model.hidden=[],[32],[128],[512],[32,32],[128,128],[512,512]' \
+		hydra/launcher=joblib threads=1 $(ARGS)
 
 bench: install data
 	$(PY) -m benchmarks.bench $(ARGS)
