@@ -12,9 +12,9 @@ from src.checkpoint import (
     read_checkpoint,
 )
 from src.classifier import Classifier
-from src.console import quiet
+from src.console import exit_now, exit_with, quiet
 from src.data import DataError, MNISTDataModule
-from src.lifecycle import check_trainer, exit_with
+from src.lifecycle import check_trainer
 from src.metrics import EpochMetrics
 from src.schema import ConfigError
 
@@ -54,6 +54,7 @@ def main(cfg: DictConfig) -> None:
         exit_with(str(e))
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}")
+    exit_now()
 
 
 if __name__ == "__main__":

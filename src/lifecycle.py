@@ -7,7 +7,6 @@ its report and an exit code that counts the sweep's failed jobs.
 """
 
 import logging
-import sys
 import time
 import typing
 from difflib import get_close_matches
@@ -20,11 +19,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
+from src.console import exit_now, exit_with
 from src.data import DataError, missing_files, training_images
 from src.schema import ConfigError, Scheduler, TrainConfig, typed
 
@@ -191,12 +192,6 @@ def changed_settings() -> dict[str, str]:
     return {k: v for k, v in given.items() if k in swept}
 
 
-def exit_with(message: str) -> typing.NoReturn:
-    """Ends the process with `error: <message>` on stderr and exit code 1."""
-    logging.shutdown()
-    sys.exit(f"error: {message}")
-
-
 class TrainLifecycle(Callback):
     """Hydra callback of `src.train`: gate first, then, for a sweep, report and exit code."""
 
@@ -217,6 +212,12 @@ class TrainLifecycle(Callback):
                 f"cannot create the run folder {run_dir} ({e.strerror}): "
                 "choose a writable one with hydra.run.dir=..."
             )
+
+    def on_run_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        # Hydra calls this before it re-raises a failed job's exception, so only a finished
+        # run may end here; a failed one goes on to Hydra's traceback and exit code 1.
+        if job_return.status is JobStatus.COMPLETED:
+            exit_now()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Launchers make the sweep folder only when jobs start, but a sweeper may store its

@@ -5,9 +5,7 @@ white ink on black, cropped to the ink, scaled to fit 20x20, centred by mass in 
 """
 
 import csv
-import logging
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from src.checkpoint import CheckpointError, load_network
+from src.console import exit_now, exit_with
 from src.pixels import normalise
 
 USAGE = "python -m src.predict ckpt_path=best.ckpt image=digit.png (or [a.png,b.jpg], or a folder)"
@@ -34,12 +33,6 @@ INK_FLOOR = 0.05
 # A file or folder name that states its digit: 7, 7_001, 7-a, img_7, scan-7.
 LABEL = re.compile(r"(\d)(?:[^A-Za-z0-9].*)?|.*[^A-Za-z0-9](\d)")
 CLASS_COLUMNS = [f"p{d}" for d in range(10)]
-
-
-def exit_with(message: str) -> None:
-    """Ends the process with `error: <message>` on stderr and exit code 1."""
-    logging.shutdown()
-    sys.exit(f"error: {message}")
 
 
 class ImageError(RuntimeError):
@@ -252,6 +245,7 @@ def main(cfg: DictConfig) -> None:
     print(report(predictions))
     if cfg.csv:
         print(f"predictions written to {cfg.csv}")
+    exit_now()
 
 
 if __name__ == "__main__":

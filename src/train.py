@@ -17,9 +17,9 @@ from omegaconf import DictConfig
 
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
-from src.console import quiet
+from src.console import exit_with, quiet
 from src.data import DataError, MNISTDataModule
-from src.lifecycle import changed_settings, exit_with, gate
+from src.lifecycle import changed_settings, gate
 from src.metrics import DivergedError, EpochMetrics
 from src.schema import ConfigError, TestWeights, TrainConfig, plain
 from src.tensorboard import METRICS, log_hparams
