@@ -34,7 +34,6 @@ from torchvision import datasets, transforms
 from src.data import MNISTDataModule
 from src.lifecycle import compose_train, gate
 from src.model import MLP
-from src.pixels import normalise
 from src.schema import TrainConfig
 from src.train import build
 
@@ -128,8 +127,8 @@ def raw_loop(model: str, device: str) -> Callable[[], float]:
     dm = MNISTDataModule(gate(compose_train("data.on_device=false", "output_dir=.")).data)
     dm.prepare_data()
     dm.setup("fit")
-    x, y = normalise(dm.train.x).to(device), dm.train.y.to(device)
-    vx, vy = normalise(dm.val.x).to(device), dm.val.y.to(device)
+    x, y = dm.train.x.to(device), dm.train.y.to(device)  # normalised in setup
+    vx, vy = dm.val.x.to(device), dm.val.y.to(device)
     net = MLP(MODELS[model]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
 

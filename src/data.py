@@ -1,4 +1,4 @@
-"""MNIST-style data held as uint8 tensors and served as shuffled, normalised slices."""
+"""MNIST-style data normalised once into tensors and served as shuffled slices of them."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +25,10 @@ class DataError(RuntimeError):
 
 
 class TensorBatches:
-    """Normalised batches sliced from in-memory uint8 images; a fresh seeded order each epoch.
-
-    Images stay uint8 [N, 784], a quarter of the memory of float32; gathering a
-    uint8 batch with index_select and normalising it is as fast as slicing a
-    float32 copy. Given `corrupted` (which labels are wrong), batches carry its slice too.
+    """Batches sliced from in-memory normalised images [N, 784]; a fresh seeded order each
+    epoch. One index_select a batch: normalising each batch again would cost a small model
+    more time than the gather. Given `corrupted` (which labels are wrong), batches carry its
+    slice too.
 
     The permutation depends only on (seed, epoch), so a run resumed at an epoch
     boundary sees exactly the batches an uninterrupted run would. Under DDP each
@@ -77,8 +76,35 @@ class TensorBatches:
         if self.shuffle:
             self.epoch += 1
         for batch in order.split(self.batch_size):
-            x, y = normalise(self.x.index_select(0, batch)), self.y.index_select(0, batch)
+            x, y = self.x.index_select(0, batch), self.y.index_select(0, batch)
             yield (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
+
+
+class Blocks:
+    """`batches` in lists of up to `size` consecutive batches: what one Lightning training
+    step trains on, as many optimiser steps (Lightning's own work is per step, not per batch).
+    """
+
+    def __init__(self, batches: TensorBatches, size: int) -> None:
+        self.batches, self.size = batches, size
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps in an epoch: one per batch."""
+        return len(self.batches)
+
+    def __len__(self) -> int:
+        return -(-len(self.batches) // self.size)
+
+    def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
+        block = []
+        for batch in self.batches:
+            block.append(batch)
+            if len(block) == self.size:
+                yield block
+                block = []
+        if block:
+            yield block
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -134,16 +160,16 @@ def training_images(config: DataConfig) -> int:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST (or Fashion-MNIST) decoded once into uint8 tensors, normalised per batch.
+    """MNIST (or Fashion-MNIST) decoded once into normalised float32 tensors.
 
     The validation split is carved from the 60,000 training images with a fixed seed, and
     only the training split's labels are ever corrupted; the official 10,000 test images
     are only used by `test`, which also measures the training split as trained on.
     """
 
-    def __init__(self, config: DataConfig, seed: int = 0) -> None:
+    def __init__(self, config: DataConfig, seed: int = 0, block_steps: int = 1) -> None:
         super().__init__()
-        self.config, self.seed = config, seed
+        self.config, self.seed, self.block_steps = config, seed, block_steps
         self.save_hyperparameters({**plain(config), "seed": seed})  # kept in checkpoints
         self.source = SOURCES[config.dataset]
         self.train: TensorBatches | None = None
@@ -194,24 +220,26 @@ class MNISTDataModule(L.LightningDataModule):
             rank, world_size = self.trainer.global_rank, self.trainer.world_size
             if self.config.on_device:
                 device = self.trainer.strategy.root_device
-        shard = dict(batch_size=self.config.batch_size, rank=rank, world_size=world_size)
+        shard = dict(rank=rank, world_size=world_size)
+        train, evaluate = self.config.batch_size, self.config.eval_batch_size
 
         if stage in ("fit", "validate", "test") and self.train is None:
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
-            x, clean = images[train_idx].flatten(1).to(device), labels[train_idx]
+            x, clean = normalise(images[train_idx].to(device)), labels[train_idx]
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
-            self.train = TensorBatches(x, y, shuffle=True, seed=self.seed, **shard)
+            self.train = TensorBatches(x, y, train, shuffle=True, seed=self.seed, **shard)
             noisy = self.config.label_noise > 0
-            self.train_set = TensorBatches(x, y, corrupted=corrupted if noisy else None, **shard)
-            self.val = TensorBatches(
-                images[val_idx].flatten(1).to(device), labels[val_idx].to(device), **shard
-            )
+            wrong = corrupted if noisy else None
+            self.train_set = TensorBatches(x, y, evaluate, corrupted=wrong, **shard)
+            val_x, val_y = normalise(images[val_idx].to(device)), labels[val_idx].to(device)
+            self.val = TensorBatches(val_x, val_y, evaluate, **shard)
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
-            self.test = TensorBatches(images.flatten(1).to(device), labels.to(device), **shard)
+            test_x, test_y = normalise(images.to(device)), labels.to(device)
+            self.test = TensorBatches(test_x, test_y, evaluate, **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Seeded train/val indices, then the optional class-balanced train subset."""
@@ -230,8 +258,8 @@ class MNISTDataModule(L.LightningDataModule):
             train_idx = train_idx[subset]
         return train_idx, val_idx
 
-    def train_dataloader(self) -> TensorBatches:
-        return self.train
+    def train_dataloader(self) -> Blocks:
+        return Blocks(self.train, self.block_steps)
 
     def val_dataloader(self) -> TensorBatches:
         return self.val

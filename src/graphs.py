@@ -1,52 +1,25 @@
-"""Opt-in (cuda_graph_steps=N): the training step captured once as a CUDA graph, replayed for
-N batches per Lightning step, so a small model's GPU no longer waits on Python.
+"""Opt-in (cuda_graphs=true): each batch's forward, loss and backward captured once as a
+CUDA graph and replayed, so a small model's GPU no longer waits on Python and launches.
 
-Forward, loss and backward are captured (one graph per batch size: the epoch's last batch is
-smaller); the optimiser and the learning-rate schedule run as usual between replays, so the
-recipe is exactly the eager one. Lightning sees one step per block of N batches: its step
-count, progress bar and val_check_interval count blocks; the metrics and metrics.json count
-optimiser steps. On a CPU the same blocks run eagerly (how the tests check them).
+One graph per batch size (an epoch's last batch is smaller). The optimiser and the
+learning-rate schedule run as usual between replays, so the recipe is the eager one; with
+training steps in blocks (block_steps), Lightning's own work is once per block.
 """
-
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
 from src.classifier import Classifier
-from src.data import TensorBatches
-from src.schema import ModelConfig, Scheduler
-
-
-class Blocks:
-    """`batches` grouped into lists of up to `size` consecutive batches."""
-
-    def __init__(self, batches: TensorBatches, size: int) -> None:
-        self.batches, self.size = batches, size
-
-    def __len__(self) -> int:
-        return -(-len(self.batches) // self.size)
-
-    def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
-        block = []
-        for batch in self.batches:
-            block.append(batch)
-            if len(block) == self.size:
-                yield block
-                block = []
-        if block:
-            yield block
 
 
 class CapturedStep:
-    """Forward, loss and backward of one batch size, captured; `run` replays it on (x, y)."""
+    """Forward, loss and backward for one batch size, captured; `run` replays it on (x, y)."""
 
-    def __init__(self, module: Classifier, x: Tensor, y: Tensor) -> None:
-        self.module, self.x, self.y = module, x.clone(), y.clone()
-        self.grads = module.gradients()
+    def __init__(self, module: "GraphedClassifier", x: Tensor, y: Tensor) -> None:
+        self.x, self.y = x.clone(), y.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up: cuBLAS handles and workspaces, outside capture
+        with torch.cuda.stream(side):  # warm-up outside the capture: cuBLAS handles, workspaces
             for _ in range(3):
                 module.forward_backward(self.x, self.y)
         torch.cuda.current_stream().wait_stream(side)
@@ -62,53 +35,28 @@ class CapturedStep:
 
 
 class GraphedClassifier(Classifier):
-    """A `Classifier` whose Lightning step trains on a block of batches, each a graph replay."""
+    """A `Classifier` whose gradients come from replaying a captured graph."""
 
-    def __init__(self, config: ModelConfig, capture: bool = True) -> None:
-        super().__init__(config)
-        self.capture = capture
-        self.captured: dict[int, CapturedStep] = {}
-
-    def gradients(self) -> list[Tensor]:
-        """Every parameter's gradient buffer, allocated once: the graphs write into them."""
-        for p in self.net.parameters():
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        return [p.grad for p in self.net.parameters()]
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.captured: dict[int, CapturedStep] = {}  # by batch size
 
     def forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        torch._foreach_zero_(self.gradients())
+        """Zero the gradient buffers, then forward, loss, backward into them: capturable."""
+        grads = []
+        for p in self.net.parameters():
+            if p.grad is None:  # allocated once, before capture: the graphs write into them
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        torch._foreach_zero_(grads)
         logits = self(x)
         loss = self.loss(logits, y)
         loss.backward()
         return loss.detach(), logits.detach().argmax(dim=1)
 
-    def training_step(self, block: list[tuple[Tensor, ...]], block_idx: int) -> dict:
-        optimizer = self.optimizers().optimizer  # the bare optimiser: no hooks per step
-        schedule = self.lr_schedulers() if self.config.scheduler is not Scheduler.none else None
-        losses, preds = [], []
-        for x, y, *_ in block:
-            loss, predicted = self.step_on(x, y)
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            losses.append(loss)
-            preds.append(predicted)
-        return {
-            "losses": torch.stack(losses),
-            "sizes": [len(batch[1]) for batch in block],
-            "preds": torch.cat(preds),
-            "targets": torch.cat([batch[1] for batch in block]),
-        }
-
-    def step_on(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Loss and predictions of (x, y), gradients left in the parameters' buffers."""
-        if not self.capture:
-            return self.forward_backward(x, y)
+    def gradients_of(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        if not x.is_cuda:
+            return self.forward_backward(x, y)  # the same steps, eagerly: how CPU tests run it
         if len(x) not in self.captured:
             self.captured[len(x)] = CapturedStep(self, x, y)
         return self.captured[len(x)].run(x, y)
-
-    def schedule_steps(self) -> int:
-        """Optimiser steps in the whole run: Lightning counts blocks, the schedule batches."""
-        return self.trainer.max_epochs * len(self.trainer.datamodule.train)

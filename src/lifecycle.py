@@ -53,6 +53,8 @@ def gate(cfg: DictConfig) -> TrainConfig:
     or DataError naming the key and the fix."""
     config = typed(cfg)
     check_trainer(config.trainer)
+    if config.cuda_graphs:
+        check_cuda_graphs(config)
     if not config.data.download and (missing := missing_files(config.data)):
         raise DataError(f"{missing} (or set data.download=true)")
     if config.ckpt_path is not None:
@@ -92,6 +94,17 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             )
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("trainer.accelerator=mps but MPS is not available; use cpu or auto")
+
+
+def check_cuda_graphs(config: TrainConfig) -> None:
+    """cuda_graphs=true captures on one GPU, from data already there."""
+    trainer = config.trainer
+    if trainer.get("accelerator") not in ("gpu", "cuda") or trainer.get("devices", 1) != 1:
+        raise ConfigError(
+            "cuda_graphs=true runs on one GPU: add trainer.accelerator=gpu trainer.devices=1"
+        )
+    if not config.data.on_device:
+        raise ConfigError("cuda_graphs=true needs data.on_device=true: batches sliced on the GPU")
 
 
 def fits(value: Any, hint: Any) -> bool:

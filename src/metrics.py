@@ -44,19 +44,22 @@ class EpochMetrics(L.Callback):
         self.mean_loss = MeanMetric().to(pl_module.device)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.outputs["train"].append((outputs["preds"], batch[1], outputs["loss"]))
+        self.keep("train", outputs)
 
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
-        self.outputs["val"].append((outputs["preds"], batch[1], outputs["loss"]))
+        self.keep("val", outputs)
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
-        self.outputs[TEST_STAGES[dataloader_idx]].append(
-            (outputs["preds"], batch[1], outputs["loss"], *batch[2:])
-        )
+        self.keep(TEST_STAGES[dataloader_idx], outputs, *batch[2:])
+
+    def keep(self, stage: str, outputs: dict, *corrupted: Tensor) -> None:
+        """A step's per-batch losses and sizes, predictions and targets (and which are wrong)."""
+        kept = (outputs["preds"], outputs["targets"], outputs["losses"], outputs["sizes"])
+        self.outputs[stage].append((*kept, *corrupted))
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         # Checked here and at the epoch's end, before anything is checkpointed; a check per
@@ -90,11 +93,12 @@ class EpochMetrics(L.Callback):
         outputs = self.outputs.pop(stage, [])
         if not outputs:
             return {}
-        preds, targets, losses, *corrupted = zip(*outputs, strict=True)
-        sizes = torch.tensor([len(t) for t in targets], device=losses[0].device)
+        preds, targets, losses, sizes, *corrupted = zip(*outputs, strict=True)
+        losses = torch.cat(losses)
+        sizes = torch.tensor([n for step in sizes for n in step], device=losses.device)
         preds, targets = torch.cat(preds), torch.cat(targets)
         values = {
-            f"{stage}/loss": self.mean_of(torch.stack(losses), sizes),
+            f"{stage}/loss": self.mean_of(losses, sizes),
             f"{stage}/acc": self.accuracy_of(preds, targets),
         }
         if corrupted:  # only the training split of a run with label noise carries them
@@ -114,10 +118,11 @@ class EpochMetrics(L.Callback):
         return self.mean_loss.compute()
 
     def check_finite(self, trainer: L.Trainer) -> None:
-        """Stops at the first non-finite training loss of the epoch so far, naming its step."""
+        """Stops at the first non-finite training loss of the epoch so far, naming its
+        optimiser step (Lightning's global_step counts those)."""
         if not self.outputs["train"]:
             return
-        losses = torch.stack([loss for _, _, loss in self.outputs["train"]])
+        losses = torch.cat([kept[2] for kept in self.outputs["train"]])
         if not losses.isfinite().all():
             first = int((~losses.isfinite()).nonzero()[0])
             lr = trainer.lightning_module.config.lr

@@ -1,15 +1,32 @@
-"""The progress bar: Lightning's TQDM bar, ending on the last epoch's own train metrics."""
+"""The progress bar: Lightning's TQDM bar, counting optimiser steps and ending on the last
+epoch's own train metrics."""
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 
 class ProgressBar(TQDMProgressBar):
-    """TQDMProgressBar whose final line shows the last epoch's train metrics.
+    """TQDMProgressBar counting optimiser steps, whose final line shows the last epoch's
+    train metrics.
 
-    Lightning refreshes the bar at an epoch's end before the module logs that epoch's
-    train metrics, so the stock bar ends on the train metrics of the epoch before.
+    Lightning counts its training steps, each a block of batches here (src.data.Blocks);
+    the bar counts the batches. And Lightning refreshes the bar at an epoch's end before the
+    epoch's train metrics are logged, so the stock bar ends on those of the epoch before.
     """
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.steps = self.shown = 0
+        if trainer.num_training_batches != float("inf"):
+            self.train_progress_bar.total = trainer.datamodule.train_dataloader().steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps += len(outputs["sizes"])
+        bar = self.train_progress_bar
+        due = self.steps - self.shown >= self.refresh_rate or self.steps == bar.total
+        if self.is_enabled and not bar.disable and due:
+            bar.n = self.shown = self.steps
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # and refreshes
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.train_progress_bar.disable:

@@ -93,6 +93,7 @@ class DataConfig:
     dataset: Dataset = MISSING
     data_dir: str = MISSING
     batch_size: int = MISSING
+    eval_batch_size: int = MISSING  # validation and test: no optimiser, so as large as fits
     val_size: int = MISSING
     train_size: int | None = MISSING
     label_noise: float = MISSING
@@ -103,6 +104,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         self.dataset = Dataset(self.dataset)
         _require(self.batch_size > 0, f"data.batch_size={self.batch_size} must be > 0")
+        _require(
+            self.eval_batch_size > 0, f"data.eval_batch_size={self.eval_batch_size} must be > 0"
+        )
         _require(
             0 < self.val_size < TRAIN_IMAGES,
             f"data.val_size={self.val_size} must be between 1 and {TRAIN_IMAGES - 1}",
@@ -171,6 +175,8 @@ class TrainConfig:
     monitor: str = MISSING
     test_weights: TestWeights = MISSING
     threads: int | None = MISSING
+    block_steps: int = MISSING  # optimiser steps (batches) per Lightning training step
+    cuda_graphs: bool = MISSING  # replay each step's forward and backward as a CUDA graph
     output_dir: str = MISSING
 
     def __post_init__(self) -> None:
@@ -178,6 +184,12 @@ class TrainConfig:
         _require(
             self.threads is None or self.threads > 0,
             f"threads={self.threads} must be > 0, or null for torch's default",
+        )
+        _require(self.block_steps >= 1, f"block_steps={self.block_steps} must be >= 1")
+        _require(
+            not isinstance(self.trainer.get("val_check_interval"), int) or self.block_steps == 1,
+            f"trainer.val_check_interval={self.trainer.get('val_check_interval')} counts "
+            "Lightning steps, each block_steps batches: set block_steps=1 with it",
         )
 
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from src.checkpoint import CheckpointError
 from src.classifier import Classifier
 from src.console import exit_with, quiet
 from src.data import DataError, MNISTDataModule
+from src.graphs import GraphedClassifier
 from src.lifecycle import changed_settings, gate
 from src.metrics import DivergedError, EpochMetrics
 from src.schema import ConfigError, TestWeights, TrainConfig, plain
@@ -33,9 +35,11 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
     """The data, model and Trainer of a run, seeded; the benchmark times exactly these."""
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    if not torch.cuda.is_available():  # else torch looks for a GPU again at every optimiser step
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = MNISTDataModule(config.data, seed=config.seed)
-    model = Classifier(config.model)
+    datamodule = MNISTDataModule(config.data, seed=config.seed, block_steps=config.block_steps)
+    model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
     callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
     trainer = L.Trainer(**config.trainer, logger=loggers, callbacks=callbacks)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from src.data import DataError, MNISTDataModule, TensorBatches, corrupt_labels
+from src.data import Blocks, DataError, MNISTDataModule, TensorBatches, corrupt_labels
 from src.lifecycle import compose_train
 from src.pixels import normalise
 from src.schema import typed
@@ -27,13 +27,14 @@ def test_normalise_maps_pixels_to_minus_one_one():
     assert x[0, 2:].tolist() == pytest.approx([2 * 51 / 255 - 1, 2 * 204 / 255 - 1])
 
 
-def test_data_is_stored_as_uint8_and_served_normalised(tiny_data):
+def test_data_is_served_normalised_as_2x_over_255_minus_1(tiny_data):
     dm = setup_module_data(tiny_data)
-    assert dm.train.x.dtype == torch.uint8 and dm.train.x.shape == (100, 784)
+    assert dm.train.x.dtype == torch.float32 and dm.train.x.shape == (100, 784)
+    images, _ = dm._load(train=True)
+    _, val_idx = dm.split(torch.arange(120) % 10)
     served = torch.cat([x for x, _ in dm.val_dataloader()])
-    assert served.dtype == torch.float32
-    assert torch.equal(served, normalise(dm.val.x))
-    everything = torch.cat([served, *(x for x, _ in dm.train_dataloader())])
+    assert torch.equal(served, normalise(images[val_idx]))
+    everything = torch.cat([served, *(x for x, _ in dm.train)])
     assert everything.min() == -1.0 and everything.max() == 1.0
 
 
@@ -70,6 +71,18 @@ def test_train_batches_cover_the_epoch_exactly_once():
         assert sorted(seen.tolist()) == list(range(103))
         epochs.append(seen)
     assert not torch.equal(epochs[0], epochs[1]), "each epoch should reshuffle"
+
+
+def test_a_lightning_step_gets_a_block_of_consecutive_batches():
+    batches = TensorBatches(torch.zeros(103, 784), torch.arange(103), batch_size=10, shuffle=True)
+    blocks = Blocks(batches, size=4)
+    assert (len(blocks), blocks.steps) == (3, 11)
+    sizes = [[len(y) for _, y in block] for block in blocks]
+    assert sizes == [[10, 10, 10, 10], [10, 10, 10, 10], [10, 10, 3]]
+    batches.epoch = 0  # epoch 0 again, block by block and then batch by batch
+    blocked = torch.cat([y for block in blocks for _, y in block])
+    batches.epoch = 0
+    assert torch.equal(blocked, torch.cat([y for _, y in batches]))
 
 
 def test_shards_are_disjoint_and_cover_eval_data():

@@ -2,6 +2,7 @@
 
 import json
 
+import lightning as L
 import pytest
 import torch
 
@@ -9,7 +10,8 @@ from src.checkpoint import CheckpointError
 from src.lifecycle import compose_train, gate
 from src.metrics import DivergedError
 from src.schema import ConfigError
-from src.train import train
+from src.graphs import GraphedClassifier
+from src.train import build, train
 from tests.conftest import tiny_config
 from tests.faults import InjectedFault
 
@@ -128,3 +130,28 @@ def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
 def test_the_gate_accepts_what_the_defaults_compose_to(tmp_path):
     config = gate(compose_train(f"output_dir={tmp_path}"))
     assert config.output_dir == str(tmp_path)
+
+
+def test_blocks_of_steps_train_exactly_as_one_step_at_a_time(tiny_data, tmp_path):
+    one = run(tiny_data, tmp_path / "one", "block_steps=1")
+    assert stable(run(tiny_data, tmp_path / "three", "block_steps=3")) == stable(one)
+    assert stable(run(tiny_data, tmp_path / "all", "block_steps=100")) == stable(one)
+
+
+def test_graphed_steps_replay_the_eager_step(tiny_data, tmp_path):
+    """On a CPU the graphed module runs its capturable step eagerly: the same numbers."""
+    config = tiny_config(tiny_data, tmp_path / "graphed", *SMALL)
+    datamodule, _, trainer = build(config)
+    L.seed_everything(config.seed, verbose=False)  # as build() did before making its model
+    model = GraphedClassifier(config.model)
+    trainer.fit(model, datamodule=datamodule)
+    graphed = trainer.callbacks[0].history
+    assert graphed == run(tiny_data, tmp_path / "eager")["history"]
+
+
+def test_max_steps_stops_inside_a_block(tiny_data, tmp_path):
+    metrics = run(
+        tiny_data, tmp_path, "block_steps=5", "+trainer.max_steps=9", "trainer.max_epochs=-1"
+    )
+    assert metrics["steps"] == 9  # 7 steps an epoch, 2 into the next
+    assert [h["step"] for h in metrics["history"]] == [7, 9]
