@@ -1,6 +1,6 @@
 """Seconds per epoch: raw PyTorch vs the project's Trainer path vs the classic pipeline.
 
-    python -m benchmarks.bench [--epochs 4] [--models linear mlp3 wide] [--runs 3] [--out FILE]
+    python -m benchmarks.bench [--epochs 6] [--models linear mlp3 wide] [--runs 3] [--out FILE]
 
 Each epoch is one pass over the 55,000 training images and one over the 5,000
 validation images, batch 512, AdamW. The first epoch is a warm-up and is not counted.
@@ -8,8 +8,9 @@ validation images, batch 512, AdamW. The first epoch is a warm-up and is not cou
 exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar);
 (c) classic: torchvision MNIST -> PIL -> ToTensor -> Normalize through a DataLoader,
 in the same Trainer. (a) and (b) alternate epoch by epoch, so both see the machine in the
-same state. Then whole-process figures for `python -m src.train` (one epoch)
-and for its imports alone, over `--runs` runs.
+same state. On a GPU also (d) the project with cuda_graphs=true and (e) the raw step
+captured whole as one CUDA graph, the floor. Then whole-process figures for
+`python -m src.train` (one epoch) and for its imports alone, over `--runs` runs.
 """
 
 import argparse
@@ -28,10 +29,11 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src.data import MNISTDataModule
+from src.data import Blocks, MNISTDataModule
 from src.lifecycle import compose_train, gate
 from src.model import MLP
 from src.schema import TrainConfig
@@ -71,9 +73,9 @@ class EpochTimer(L.Callback):
 class ClassicMNIST(L.LightningDataModule):
     """The per-sample pipeline most tutorials use, with the same split sizes."""
 
-    def __init__(self, data_dir: str, batch_size: int = 512) -> None:
+    def __init__(self, data_dir: str, batch_size: int = 512, block_steps: int = 1) -> None:
         super().__init__()
-        self.data_dir, self.batch_size = data_dir, batch_size
+        self.data_dir, self.batch_size, self.block_steps = data_dir, batch_size, block_steps
         self.transform = transforms.Compose(
             [
                 transforms.ToTensor(),
@@ -87,48 +89,59 @@ class ClassicMNIST(L.LightningDataModule):
         generator = torch.Generator().manual_seed(0)
         self.train_set, self.val_set = random_split(full, [55_000, 5_000], generator=generator)
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+    def train_dataloader(self) -> Blocks:
+        loader = DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+        return Blocks(loader, self.block_steps)  # what the project's training step takes
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)
 
 
-def project_config(model: str, epochs: int, out: Path, device: str) -> TrainConfig:
+def project_config(model: str, epochs: int, out: Path, device: str, *overrides) -> TrainConfig:
     return gate(
         compose_train(
             "model.hidden=[" + ",".join(map(str, MODELS[model])) + "]",
             f"trainer.max_epochs={epochs}",
             f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
             f"output_dir={out}",
+            *overrides,
         )
     )
 
 
 def time_trainer(
-    model: str, epochs: int, device: str, classic: bool, between: Callable[[], float] | None = None
+    model: str,
+    epochs: int,
+    device: str,
+    classic: bool = False,
+    between: Callable[[], float] | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> EpochTimer:
-    """Times the project's Trainer path, or that Trainer fed by the classic loader; the
-    returned timer holds the per-epoch seconds (and those of `between`, when given)."""
+    """Times the project's Trainer path (with `overrides`), or that Trainer fed by the
+    classic loader; the returned timer holds the per-epoch seconds (and those of `between`)."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = project_config(model, epochs, Path(out), device)
+        cfg = project_config(model, epochs, Path(out), device, *overrides)
         datamodule, module, trainer = build(cfg)
         if classic:
-            datamodule = ClassicMNIST(cfg.data.data_dir)
+            datamodule = ClassicMNIST(cfg.data.data_dir, block_steps=cfg.block_steps)
         timer = EpochTimer(between)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)
         return timer
 
 
-def raw_loop(model: str, device: str) -> Callable[[], float]:
-    """A plain loop over in-memory tensors (same split, model, optimiser): each call runs one
-    epoch and returns its seconds."""
+def split_tensors(device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The project's training and validation split, normalised, on `device`."""
     dm = MNISTDataModule(gate(compose_train("data.on_device=false", "output_dir=.")).data)
     dm.prepare_data()
     dm.setup("fit")
-    x, y = dm.train.x.to(device), dm.train.y.to(device)  # normalised in setup
-    vx, vy = dm.val.x.to(device), dm.val.y.to(device)
+    return (t.to(device) for t in (dm.train.x, dm.train.y, dm.val.x, dm.val.y))
+
+
+def raw_loop(model: str, device: str) -> Callable[[], float]:
+    """A plain loop over in-memory tensors (same split, model, optimiser): each call runs one
+    epoch and returns its seconds."""
+    x, y, vx, vy = split_tensors(device)
     net = MLP(MODELS[model]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
 
@@ -145,6 +158,44 @@ def raw_loop(model: str, device: str) -> Callable[[], float]:
         return time.perf_counter() - start
 
     return epoch
+
+
+def graph_floor(model: str, epochs: int) -> list[float]:
+    """The raw loop's whole step (forward, loss, backward, AdamW) captured once as a CUDA graph
+    and replayed per batch, the validation pass eager: the floor for this GPU. Seconds per
+    epoch of the full batches (107 of 108), after a warm-up epoch."""
+    x, y, vx, vy = split_tensors("cuda")
+    net = MLP(MODELS[model]).cuda()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05, capturable=True)
+    index = torch.zeros(512, dtype=torch.long, device="cuda")
+
+    def step() -> None:
+        loss = F.cross_entropy(net(x.index_select(0, index)), y.index_select(0, index))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(len(x), device="cuda")
+        for batch in order[: len(x) // 512 * 512].split(512):
+            index.copy_(batch)
+            graph.replay()
+        with torch.no_grad():
+            predicted = torch.cat([net(batch).argmax(1) for batch in vx.split(10_000)])
+        float((predicted == vy).sum())  # waits for the device
+        seconds.append(time.perf_counter() - start)
+    return seconds[1:]
 
 
 def flops_per_epoch(hidden: list[int], n_train: int = 55_000, n_val: int = 5_000) -> float:
@@ -184,7 +235,7 @@ def whole_process(model: str, runs: int) -> dict[str, list[float]]:
             run = ("-m", "src.train", f"model={model}", "trainer.max_epochs=1")
             seconds, peak = time_and_peak(*run, f"hydra.run.dir={out}")
             # One epoch: its seconds per epoch are the whole fit, reading the data included.
-            fit = json.loads((Path(out) / "metrics.json").read_text())["seconds_per_epoch"]
+            fit = json.loads((Path(out) / "metrics.json").read_text())["fit_seconds"]
         figures["wall_s"].append(seconds)
         figures["fit_s"].append(fit)
         figures["outside_s"].append(seconds - fit)
@@ -201,7 +252,7 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4, help="timed epochs after one warm-up")
+    parser.add_argument("--epochs", type=int, default=6, help="timed epochs after one warm-up")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--skip-classic", action="store_true", help="leave out (c), the slow one")
     parser.add_argument("--runs", type=int, default=3, help="runs of the whole-process figures")
@@ -213,33 +264,42 @@ def main() -> None:
     rows = []
     for model in args.models:
         print(f"[{model}] raw loop and project Trainer path, epoch by epoch ...", flush=True)
-        timer = time_trainer(model, epochs, device, classic=False, between=raw_loop(model, device))
+        timer = time_trainer(model, epochs, device, between=raw_loop(model, device))
         raw, project = timer.between_seconds[1:], timer.seconds[1:]
-        classic = []
+        classic, graphed, floor = [], [], []
         if not args.skip_classic:
             print(f"[{model}] classic per-sample pipeline ...", flush=True)
             classic = time_trainer(model, epochs, device, classic=True).seconds[1:]
+        if device == "cuda":
+            print(f"[{model}] project with cuda_graphs=true, and the captured raw step ...")
+            graphed = time_trainer(model, epochs, device, overrides=("cuda_graphs=true",)).seconds
+            graphed, floor = graphed[1:], graph_floor(model, epochs)
+        pairs = statistics.median(b / a for a, b in zip(raw, project, strict=True))
         a, b = statistics.median(raw), statistics.median(project)
         c = statistics.median(classic) if classic else float("nan")
-        rows.append(
-            f"| {model} | {device} | {fmt(raw)} | {fmt(project)} | {fmt(classic)} "
-            f"| {b / a:.2f} | {c / b:.1f} | {flops_per_epoch(MODELS[model]) / a / 1e9:.0f} |"
-        )
+        row = f"| {model} | {fmt(raw)} | {fmt(project)} | {b / a:.2f} ({pairs:.2f}) "
+        row += f"| {fmt(classic)} | {c / b:.1f} "
+        if device == "cuda":
+            d, e = statistics.median(graphed), statistics.median(floor)
+            row += f"| {fmt(graphed)} | {fmt(floor)} | {d / e:.2f} "
+        rows.append(row + f"| {flops_per_epoch(MODELS[model]) / a / 1e9:.0f} |")
     print(f"[mlp3] whole process, {args.runs} runs ...", flush=True)
     p = whole_process("mlp3", args.runs)
     hardware = f"{cpu_name()}, {os.cpu_count()} cores"
+    header = "| model | (a) raw loop | (b) project | b/a (per pair) | (c) classic | c/b "
     if device == "cuda":
         hardware += f", {torch.cuda.get_device_name()}"
+        header += "| (d) project, cuda_graphs | (e) captured raw step | d/e "
 
     table = "\n".join(
         [
             f"Median seconds per epoch (min-max) over {args.epochs} epochs after a warm-up, "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device} "
-            f"({hardware}).",
+            f"({hardware}). b/a is the ratio of the medians, and in brackets the median of "
+            "the ratios of the epochs run one after the other.",
             "",
-            "| model | device | (a) raw loop | (b) project | (c) classic | b/a | c/b "
-            "| GFLOP/s (a) |",
-            "|---|---|---|---|---|---|---|---|",
+            header + "| GFLOP/s (a) |",
+            "|" + "---|" * (header.count("|")),
             *rows,
             "",
             f"Whole process, median (min-max) of {args.runs} runs: "

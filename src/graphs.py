@@ -17,6 +17,7 @@ class CapturedStep:
 
     def __init__(self, module: "GraphedClassifier", x: Tensor, y: Tensor) -> None:
         self.x, self.y = x.clone(), y.clone()
+        self.params = list(module.net.parameters())
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up outside the capture: cuBLAS handles, workspaces
@@ -26,11 +27,16 @@ class CapturedStep:
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             self.loss, self.preds = module.forward_backward(self.x, self.y)
+        self.grads = [p.grad for p in self.params]  # the buffers the graph writes
 
     def run(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         self.x.copy_(x)
         self.y.copy_(y)
         self.graph.replay()
+        # Lightning sets every .grad to None before each validation: point them back at what
+        # this graph just wrote, or the optimiser would step on nothing from then on.
+        for p, grad in zip(self.params, self.grads, strict=True):
+            p.grad = grad
         return self.loss.clone(), self.preds.clone()
 
 

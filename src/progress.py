@@ -14,11 +14,20 @@ class ProgressBar(TQDMProgressBar):
     epoch's train metrics are logged, so the stock bar ends on those of the epoch before.
     """
 
+    @property
+    def total_train_batches(self) -> int | float:
+        if self.trainer.num_training_batches == float("inf"):
+            return float("inf")
+        return self.trainer.datamodule.train_dataloader().steps
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)  # the TensorBoard run's name: the overrides, said already
+        return metrics
+
     def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
         self.steps = self.shown = 0
-        if trainer.num_training_batches != float("inf"):
-            self.train_progress_bar.total = trainer.datamodule.train_dataloader().steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.steps += len(outputs["sizes"])
