@@ -17,7 +17,7 @@ from src.schema import CLASSES
 INTERPOLATES = 0.99
 
 
-def save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=100)
     return path
@@ -82,7 +82,7 @@ def plot_capacity(jobs: pd.DataFrame, path: Path) -> Path:
     train_val_legend(acc_ax, "lower right")
     train_val_legend(loss_ax, "lower left")
     fig.suptitle("Capacity: train (dashed) vs validation (solid) against parameter count")
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_heatmap(jobs: pd.DataFrame, path: Path) -> Path:
@@ -110,7 +110,7 @@ def plot_heatmap(jobs: pd.DataFrame, path: Path) -> Path:
         val, gap = 100 * linear["val_acc"].mean(), 100 * linear["gap"].mean()
         title += f"\nlinear model: {val:.2f}% validation, gap {gap:.2f}"
     fig.suptitle(title)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def validation_points(history: pd.DataFrame) -> pd.Series:
@@ -164,7 +164,7 @@ def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
         "Train vs validation loss per epoch\n"
         "(dot: lowest validation loss; validation rising after it is overfitting)"
     )
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_data_size(jobs: pd.DataFrame, path: Path) -> Path:
@@ -183,7 +183,7 @@ def plot_data_size(jobs: pd.DataFrame, path: Path) -> Path:
     train_val_legend(acc_ax, "lower right")
     gap_ax.legend(fontsize=8)
     fig.suptitle("Training-set size: train (dashed) vs validation (solid) accuracy per model")
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def interpolation_threshold(jobs: pd.DataFrame) -> float | None:
@@ -193,6 +193,22 @@ def interpolation_threshold(jobs: pd.DataFrame) -> float | None:
         return None
     misses = fits.index[~fits]
     return float(fits.index[fits.index > misses.max()].min()) if len(misses) else fits.index[0]
+
+
+def mark_x(ax: Axes, x: float, text: str, color: str, left: bool = False) -> None:
+    """A vertical label beside the line at `x`: on its left or its right."""
+    ax.annotate(
+        text,
+        (x, 0.97),
+        xycoords=("data", "axes fraction"),
+        xytext=(-2 if left else 2, 0),
+        textcoords="offset points",
+        rotation=90,
+        ha="right" if left else "left",
+        va="top",
+        fontsize=8,
+        color=color,
+    )
 
 
 def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
@@ -210,28 +226,10 @@ def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
     )
     images = int(means["train_images"].iloc[0])
     error_ax.axvline(images * CLASSES, color="grey", ls=":", lw=1.5)
-    error_ax.annotate(
-        f"n·K = {images:,}·{CLASSES}",
-        (images * CLASSES, 0.98),
-        xycoords=("data", "axes fraction"),
-        rotation=90,
-        ha="right",
-        va="top",
-        fontsize=8,
-        color="grey",
-    )
+    mark_x(error_ax, images * CLASSES, f"n·K = {images:,} x {CLASSES}", "grey", left=True)
     if (threshold := interpolation_threshold(jobs)) is not None:
         error_ax.axvline(threshold, color="C0", ls="-.", lw=1)
-        error_ax.annotate(
-            f"interpolation threshold ({count(threshold)} params)",
-            (threshold, 0.5),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            ha="left",
-            va="center",
-            fontsize=8,
-            color="C0",
-        )
+        mark_x(error_ax, threshold, f"interpolation threshold, {count(threshold)} params", "C0")
     error_ax.set(ylabel="error (%)", title="Error against parameter count")
     error_ax.legend(fontsize=8, loc="upper right")
     if noisy:
@@ -250,7 +248,7 @@ def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
         f"Double descent: one hidden layer, {images:,} training images"
         + (f", {noise:.0%} of their labels wrong" if noise else ", clean labels")
     )
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def count(n: float) -> str:

@@ -155,7 +155,7 @@ def is_image(path: Path) -> bool:
         return False
 
 
-def read(path: Path) -> tuple[Tensor, bool]:
+def read_image(path: Path) -> tuple[Tensor, bool]:
     """`prepare` of the image file, its problems raised as one-line ImageErrors."""
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is an empty file")
@@ -180,7 +180,7 @@ def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
     """Each image's predicted digit with the softmax of the logits, in the order given."""
     network = load_network(ckpt_path)
     paths = image_paths(specs)
-    prepared = [read(p) for p in tqdm(paths, desc="reading images", disable=len(paths) < 100)]
+    prepared = [read_image(p) for p in tqdm(paths, desc="reading images", disable=len(paths) < 100)]
     with torch.inference_mode():
         probabilities = network(torch.stack([x for x, _ in prepared])).softmax(dim=1)
     return [

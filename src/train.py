@@ -66,7 +66,7 @@ def train(config: TrainConfig) -> float:
         "seconds_per_epoch": fit_seconds / max(epoch_metrics.epochs_run, 1),
     }
     if trainer.is_global_zero:
-        summary = {
+        record = {
             "config": {
                 "seed": config.seed,
                 "data": plain(config.data),
@@ -78,7 +78,7 @@ def train(config: TrainConfig) -> float:
             **results,
             "history": epoch_metrics.history,
         }
-        Path(config.output_dir, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        Path(config.output_dir, "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
         noisy = ("train_set/acc_corrupted",) if config.data.label_noise > 0 else ()
         settings = {**changed_settings(), "parameters (k)": model.num_parameters / 1000}
         for logger in trainer.loggers:
