@@ -38,8 +38,12 @@ RESULTS = {
 
 def formatted(column: str, value: object) -> str:
     """A value as the markdown table shows it: accuracies and gap in percent."""
+    if column == "data.train_size" and (value is None or pd.isna(value)):
+        return "all"
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    if isinstance(value, float) and value.is_integer() and column.endswith(WHOLE):
+        value = int(value)  # a whole number beside a missing one, which made it a float
     if column.endswith(("_acc", "_acc_clean", "_acc_corrupted")) or column == "gap":
         return f"{100 * value:.2f}"
     if column.endswith("_loss"):

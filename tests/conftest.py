@@ -53,6 +53,20 @@ def mnist_dir() -> Path:
     return data
 
 
+@pytest.fixture(scope="session")
+def linear_checkpoint(tmp_path_factory, mnist_dir) -> Path:
+    """best.ckpt of the linear model after one epoch on the real MNIST, trained once."""
+    run = tmp_path_factory.mktemp("linear")
+    run_module(
+        "src.train",
+        "model=linear",
+        "trainer.max_epochs=1",
+        f"data.data_dir={mnist_dir}",
+        f"hydra.run.dir={run}",
+    )
+    return run / "checkpoints" / "best.ckpt"
+
+
 @pytest.fixture(autouse=True)
 def keep_torch_threads():
     """In-process runs may set torch's thread count (threads=1); the next test gets it back."""

@@ -7,7 +7,6 @@ metrics.json; a genuine bug shows its traceback, a known cause one line.
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -230,22 +229,11 @@ EVAL_AND_PREDICT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, mnist_dir) -> Path:
-    run = tmp_path_factory.mktemp("linear")
-    run_module(
-        "src.train",
-        "model=linear",
-        "trainer.max_epochs=1",
-        f"data.data_dir={mnist_dir}",
-        f"hydra.run.dir={run}",
-    )
-    return run / "checkpoints" / "best.ckpt"
-
-
 @pytest.mark.parametrize(("module", "arguments", "message"), EVAL_AND_PREDICT)
-def test_eval_and_predict_refuse_missing_arguments_in_one_line(module, arguments, message, trained):
-    result = run_module(module, *(a.format(ckpt=trained) for a in arguments), check=False)
+def test_eval_and_predict_refuse_missing_arguments_in_one_line(
+    module, arguments, message, linear_checkpoint
+):
+    result = run_module(module, *(a.format(ckpt=linear_checkpoint) for a in arguments), check=False)
     assert one_error_line(result).startswith(message)
     assert result.stdout == ""
 
@@ -262,13 +250,13 @@ def test_eval_and_predict_refuse_missing_arguments_in_one_line(module, arguments
     ],
 )
 def test_a_bug_in_eval_or_predict_shows_its_traceback_and_exits_non_zero(
-    module, target, arguments, trained, mnist_dir, tmp_path
+    module, target, arguments, linear_checkpoint, mnist_dir, tmp_path
 ):
     from PIL import Image
 
     image, csv = tmp_path / "digit.png", tmp_path / "out.csv"
     Image.new("L", (28, 28)).save(image)
-    values = {"ckpt": trained, "data": mnist_dir, "image": image, "csv": csv}
+    values = {"ckpt": linear_checkpoint, "data": mnist_dir, "image": image, "csv": csv}
     result = run_module(
         "tests.faults", module, target, *(a.format(**values) for a in arguments), check=False
     )
@@ -277,4 +265,4 @@ def test_a_bug_in_eval_or_predict_shows_its_traceback_and_exits_non_zero(
     assert any(line.endswith(fault) for line in result.stderr.splitlines())
     assert "Traceback" in result.stderr
     assert not csv.exists()
-    assert os.path.exists(trained)
+    assert linear_checkpoint.is_file()

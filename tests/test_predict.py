@@ -256,16 +256,8 @@ def test_mnist_images_come_back_nearly_unchanged(mnist_test):
 
 
 @pytest.mark.slow
-def test_round_trip_through_png_and_jpeg_files(tmp_path_factory, mnist_dir, mnist_test):
-    run = tmp_path_factory.mktemp("linear")
-    run_module(
-        "src.train",
-        "model=linear",
-        "trainer.max_epochs=1",
-        f"data.data_dir={mnist_dir}",
-        f"hydra.run.dir={run}",
-    )
-    ckpt = run / "checkpoints" / "best.ckpt"
+def test_round_trip_through_png_and_jpeg_files(tmp_path_factory, linear_checkpoint, mnist_test):
+    ckpt = linear_checkpoint
     folder = tmp_path_factory.mktemp("digits")
     for i, x in enumerate(mnist_test.numpy()):
         Image.fromarray(x).save(folder / f"{i:03d}.png")

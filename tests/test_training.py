@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from src.checkpoint import CheckpointError
+from src.graphs import GraphedClassifier
 from src.lifecycle import compose_train, gate
 from src.metrics import DivergedError
 from src.schema import ConfigError
-from src.graphs import GraphedClassifier
 from src.train import build, train
 from tests.conftest import tiny_config
 from tests.faults import InjectedFault
