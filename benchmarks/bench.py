@@ -33,7 +33,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src.data import Blocks, MNISTDataModule
+from src.data import MNISTDataModule
 from src.lifecycle import compose_train, gate
 from src.model import MLP
 from src.schema import TrainConfig
@@ -70,6 +70,27 @@ class EpochTimer(L.Callback):
             self.seconds.append(time.perf_counter() - self.start)
 
 
+class LoaderBlocks:
+    """A DataLoader's batches in lists of `size`: the blocks the project's training step takes."""
+
+    def __init__(self, loader: DataLoader, size: int) -> None:
+        self.loader, self.size = loader, size
+        self.steps = len(loader)
+
+    def __len__(self) -> int:
+        return -(-self.steps // self.size)
+
+    def __iter__(self):
+        block = []
+        for batch in self.loader:
+            block.append(batch)
+            if len(block) == self.size:
+                yield block
+                block = []
+        if block:
+            yield block
+
+
 class ClassicMNIST(L.LightningDataModule):
     """The per-sample pipeline most tutorials use, with the same split sizes."""
 
@@ -89,9 +110,9 @@ class ClassicMNIST(L.LightningDataModule):
         generator = torch.Generator().manual_seed(0)
         self.train_set, self.val_set = random_split(full, [55_000, 5_000], generator=generator)
 
-    def train_dataloader(self) -> Blocks:
+    def train_dataloader(self) -> "LoaderBlocks":
         loader = DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
-        return Blocks(loader, self.block_steps)  # what the project's training step takes
+        return LoaderBlocks(loader, self.block_steps)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)

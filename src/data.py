@@ -71,19 +71,48 @@ class TensorBatches:
             shard += 1
         return -(-shard // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def epoch_batches(self) -> tuple[Tensor, ...]:
+        """This epoch's batches as index tensors; the next call gives the next epoch's."""
         order = self.indices()
         if self.shuffle:
             self.epoch += 1
-        for batch in order.split(self.batch_size):
-            x, y = self.x.index_select(0, batch), self.y.index_select(0, batch)
-            yield (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
+        return order.split(self.batch_size)
+
+    def gather(self, batch: Tensor) -> tuple[Tensor, ...]:
+        """The images and labels (and which labels are wrong) at the indices `batch`."""
+        x, y = self.x.index_select(0, batch), self.y.index_select(0, batch)
+        return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        if self.shuffle:
+            for batch in self.epoch_batches():
+                yield self.gather(batch)
+            return
+        # In order: the rank's rows are a strided view, its batches slices of it, no copies.
+        shard = (self.x, self.y, *([] if self.corrupted is None else [self.corrupted]))
+        views = [t[self.rank :: self.world_size] for t in shard]
+        for start in range(0, len(views[0]), self.batch_size):
+            yield tuple(v[start : start + self.batch_size] for v in views)
+
+
+class Block:
+    """Consecutive batches for one Lightning training step, one optimiser step each. Each is
+    gathered only when the step reaches it, so it is still in the CPU's cache when used."""
+
+    def __init__(self, source: TensorBatches, batches: tuple[Tensor, ...]) -> None:
+        self.source, self.batches = source, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        for batch in self.batches:
+            yield self.source.gather(batch)
 
 
 class Blocks:
-    """`batches` in lists of up to `size` consecutive batches: what one Lightning training
-    step trains on, as many optimiser steps (Lightning's own work is per step, not per batch).
-    """
+    """An epoch of `batches` in blocks of up to `size` batches: what Lightning iterates as its
+    training steps, so that its own work per step is paid once a block."""
 
     def __init__(self, batches: TensorBatches, size: int) -> None:
         self.batches, self.size = batches, size
@@ -96,15 +125,10 @@ class Blocks:
     def __len__(self) -> int:
         return -(-len(self.batches) // self.size)
 
-    def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
-        block = []
-        for batch in self.batches:
-            block.append(batch)
-            if len(block) == self.size:
-                yield block
-                block = []
-        if block:
-            yield block
+    def __iter__(self) -> Iterator[Block]:
+        batches = self.batches.epoch_batches()
+        for start in range(0, len(batches), self.size):
+            yield Block(self.batches, batches[start : start + self.size])
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:

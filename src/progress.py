@@ -7,7 +7,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 class ProgressBar(TQDMProgressBar):
     """TQDMProgressBar counting optimiser steps, whose final line shows the last epoch's
-    train metrics.
+    train metrics; no bars for validation and testing.
 
     Lightning counts its training steps, each a block of batches here (src.data.Blocks);
     the bar counts the batches. And Lightning refreshes the bar at an epoch's end before the
@@ -36,6 +36,33 @@ class ProgressBar(TQDMProgressBar):
         if self.is_enabled and not bar.disable and due:
             bar.n = self.shown = self.steps
             bar.set_postfix(self.get_metrics(trainer, pl_module))  # and refreshes
+
+    # Validation and testing take a batch or a few: a bar of their own would only add lines
+    # and, once an epoch, a few milliseconds; the train bar shows the validation metrics.
+    def on_validation_start(self, *_) -> None:
+        pass
+
+    def on_validation_batch_start(self, *_, **__) -> None:
+        pass
+
+    def on_validation_batch_end(self, *_, **__) -> None:
+        pass
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._train_progress_bar is not None and trainer.state.fn == "fit":
+            self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+    def on_test_start(self, *_) -> None:
+        pass
+
+    def on_test_batch_start(self, *_, **__) -> None:
+        pass
+
+    def on_test_batch_end(self, *_, **__) -> None:
+        pass
+
+    def on_test_end(self, *_) -> None:
+        pass
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.train_progress_bar.disable:
