@@ -22,10 +22,11 @@ class EpochMetrics(L.Callback):
     """Measures what the module's steps return, once per epoch, and keeps the history.
 
     Each step's predictions, targets and loss are kept; at the epoch's end torchmetrics
-    turns them into loss and accuracy (synced across DDP ranks), logged as `<stage>/loss`
-    and `<stage>/acc`. Stages: train (the running figures of the epoch), val, test, and
-    train_set, the training split measured at test time with the tested weights; with
-    label noise, train_set also reports its clean and corrupted images apart.
+    turns them into loss and accuracy, synced across DDP ranks (so every rank logs the same
+    value and sync_dist's mean changes nothing), logged as `<stage>/loss` and `<stage>/acc`.
+    Stages: train (the running figures of the epoch), val, test, and train_set, the
+    training split measured at test time with the tested weights; with label noise,
+    train_set also reports its clean and corrupted images apart.
 
     The history (one entry per training epoch) and the best validation accuracy are this
     callback's state, so checkpoints keep them and a resumed run continues them.
@@ -71,11 +72,13 @@ class EpochMetrics(L.Callback):
         if trainer.sanity_checking:
             return
         self.best_val_acc = max(self.best_val_acc, float(values["val/acc"]))
-        pl_module.log_dict({**values, "val/best_acc": self.best_val_acc}, prog_bar=True)
+        pl_module.log_dict(
+            {**values, "val/best_acc": self.best_val_acc}, prog_bar=True, sync_dist=True
+        )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.check_finite(trainer)
-        pl_module.log_dict(self.measure("train"), prog_bar=True)
+        pl_module.log_dict(self.measure("train"), prog_bar=True, sync_dist=True)
         metrics = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
         self.history.append(
             {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
@@ -86,7 +89,7 @@ class EpochMetrics(L.Callback):
         values = {}
         for stage in TEST_STAGES:
             values.update(self.measure(stage))
-        pl_module.log_dict(values)
+        pl_module.log_dict(values, sync_dist=True)
 
     def measure(self, stage: str) -> dict[str, Tensor]:
         """`<stage>/loss` and `<stage>/acc` over the stage's kept outputs, which are dropped."""

@@ -1,4 +1,7 @@
-"""Smoke test: the benchmark still runs end to end (one tiny epoch); it asserts no timing."""
+"""Smoke tests: the benchmark and the step profile still run end to end (one tiny epoch);
+they assert no timing."""
+
+import re
 
 import pytest
 
@@ -12,5 +15,15 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, mnist_dir):
         "benchmarks.bench", "--epochs", "1", "--models", "linear", "--runs", "1", "--out", str(out)
     )
     table = out.read_text()
-    assert "| linear | cpu |" in table and "peak RSS MB" in table
+    assert re.search(r"^\| linear \| [\d.]+ \(", table, re.MULTILINE) and "device cpu" in table
+    assert "peak RSS MB" in table
     assert table.strip() in result.stdout
+
+
+@pytest.mark.slow
+def test_step_profile_accounts_for_both_loops(mnist_dir):
+    printed = run_module("benchmarks.profile_step", "--epochs", "1").stdout
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in printed.splitlines() if "|" in line}
+    for item in ("data: gather the batch", "Lightning: loop, hooks, progress bar", "validation"):
+        assert item in rows
+    assert "**whole epoch, per step**" in rows
