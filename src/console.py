@@ -21,20 +21,21 @@ WARNINGS = (
 
 
 class DropMessages(logging.Filter):
-    """A logging filter (also for Hydra's logging configs) dropping records containing `text`."""
+    """A logging filter (also for Hydra's logging configs) dropping records containing any
+    of `texts`."""
 
-    def __init__(self, *text: str) -> None:
+    def __init__(self, texts: list[str]) -> None:
         super().__init__()
-        self.text = text
+        self.texts = texts
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not any(t in message for t in self.text)
+        return not any(text in message for text in self.texts)
 
 
 def quiet() -> None:
     """Drop Lightning's noise; call once the entry point's logging is configured."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(DropMessages(*NOISE))
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(DropMessages(list(NOISE)))
     for pattern in WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
 

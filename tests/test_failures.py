@@ -206,10 +206,10 @@ def test_a_sweep_finishes_its_other_jobs_reports_and_exits_non_zero(
     overrides, reason, tmp_path, mnist_dir
 ):
     result = sweep(tmp_path, f"data.data_dir={mnist_dir}", *overrides)
-    assert last_line(result).startswith(f"error: 1 job(s) of the sweep in {tmp_path} failed: 1 (")
-    assert (tmp_path / "0" / "metrics.json").is_file()
-    assert not (tmp_path / "1" / "metrics.json").exists()
-    assert (tmp_path / "1" / "error.txt").read_text().strip() == reason
+    assert last_line(result) == f"error: 1 job(s) of the sweep in {tmp_path} failed: 01 ({reason})"
+    assert (tmp_path / "00" / "metrics.json").is_file()
+    assert not (tmp_path / "01" / "metrics.json").exists()
+    assert (tmp_path / "01" / "error.txt").read_text().strip() == reason
     assert reason in (tmp_path / "summary.md").read_text()
 
 

@@ -70,7 +70,10 @@ def test_ddp_cpu_tests_the_whole_split_once(tmp_path, mnist_dir):
 
     metrics = json.loads((run / "metrics.json").read_text())
     result = run_module(
-        "src.eval", f"ckpt_path={metrics['best_ckpt']}", f"data_dir={mnist_dir}", "accelerator=cpu"
+        "src.eval",
+        f"ckpt_path={metrics['tested_weights']}",
+        f"data_dir={mnist_dir}",
+        "accelerator=cpu",
     )
     printed = dict(
         line.split(": ") for line in result.stdout.splitlines() if line.startswith("test/")
