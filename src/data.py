@@ -51,6 +51,7 @@ class TensorBatches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self.buffers: list[Tensor] | None = None  # for gather(reuse=True)
 
     def indices(self) -> Tensor:
         n = len(self.x)
@@ -78,9 +79,20 @@ class TensorBatches:
             self.epoch += 1
         return order.split(self.batch_size)
 
-    def gather(self, batch: Tensor) -> tuple[Tensor, ...]:
-        """The images and labels (and which labels are wrong) at the indices `batch`."""
-        x, y = self.x.index_select(0, batch), self.y.index_select(0, batch)
+    def gather(self, batch: Tensor, reuse: bool = False) -> tuple[Tensor, ...]:
+        """The images and labels (and which labels are wrong) at the indices `batch`.
+
+        With `reuse`, the images go into two buffers in turn, so they stay valid only until
+        the next batch but one: a fresh allocation per batch costs page faults.
+        """
+        if not reuse:
+            x = self.x.index_select(0, batch)
+        else:
+            if self.buffers is None:
+                self.buffers = [self.x.new_empty(self.batch_size, self.x.shape[1]) for _ in "ab"]
+            self.buffers.reverse()
+            x = torch.index_select(self.x, 0, batch, out=self.buffers[0][: len(batch)])
+        y = self.y.index_select(0, batch)
         return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
@@ -97,7 +109,8 @@ class TensorBatches:
 
 class Block:
     """Consecutive batches for one Lightning training step, one optimiser step each. Each is
-    gathered only when the step reaches it, so it is still in the CPU's cache when used."""
+    gathered only when the step reaches it, so it is still in the CPU's cache when used, into
+    memory reused two batches later: a step is done with its batch by then."""
 
     def __init__(self, source: TensorBatches, batches: tuple[Tensor, ...]) -> None:
         self.source, self.batches = source, batches
@@ -107,7 +120,7 @@ class Block:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         for batch in self.batches:
-            yield self.source.gather(batch)
+            yield self.source.gather(batch, reuse=True)
 
 
 class Blocks:

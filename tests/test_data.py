@@ -85,6 +85,15 @@ def test_a_lightning_step_gets_a_block_of_consecutive_batches():
     assert torch.equal(blocked, torch.cat([y for _, y in batches]))
 
 
+def test_a_blocks_images_are_right_while_its_step_uses_them():
+    """They are gathered into reused memory, each valid until the batch after next."""
+    images = torch.rand(103, 784)
+    batches = TensorBatches(images, torch.arange(103), batch_size=10, shuffle=True)
+    for block in Blocks(batches, size=4):
+        for x, y in block:
+            assert torch.equal(x, images[y])
+
+
 def test_shards_are_disjoint_and_cover_eval_data():
     x = torch.zeros(11, 784, dtype=torch.uint8)
     shards = [TensorBatches(x, torch.arange(11), 4, rank=r, world_size=2) for r in (0, 1)]
