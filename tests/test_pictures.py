@@ -7,25 +7,21 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from src.classifier import Classifier
-from src.pictures import confusion_figure, mistakes_figure, weight_images
+from src.pictures import TILE, confusion_figure, mistakes_figure, weight_images
 from src.train import train
 from tests.conftest import tiny_config
 
 
-def panels(fig) -> list[str]:
-    """The labels of the tiles of a montage figure."""
-    return [text.get_text() for text in fig.axes[0].texts]
-
-
 def test_the_linear_model_shows_one_template_per_digit(recipe):
-    fig = weight_images(Classifier(replace(recipe, hidden=[])).net)
-    assert panels(fig) == [f"digit {d}" for d in range(10)]
-    assert fig.axes[0].images[0].get_array().shape == (2 * 36, 5 * 30)  # 2 rows of 5 tiles
+    picture = weight_images(Classifier(replace(recipe, hidden=[])).net)
+    assert picture.labels == [f"digit {d}" for d in range(10)]
+    height, width, colours = picture.pixels.shape
+    assert colours == 3 and width > 5 * TILE and 2 * TILE < height < 3 * TILE  # 2 rows of 5
 
 
 def test_an_mlp_shows_a_sample_of_its_first_layer_units(recipe):
-    assert len(panels(weight_images(Classifier(replace(recipe, hidden=[64, 32])).net))) == 36
-    assert len(panels(weight_images(Classifier(replace(recipe, hidden=[8])).net))) == 8
+    assert len(weight_images(Classifier(replace(recipe, hidden=[64, 32])).net).labels) == 36
+    assert len(weight_images(Classifier(replace(recipe, hidden=[8])).net).labels) == 8
 
 
 def test_mistakes_are_the_most_confident_wrong_predictions():
@@ -35,15 +31,16 @@ def test_mistakes_are_the_most_confident_wrong_predictions():
     probabilities[1, 5] = 0.6  # wrong, less sure
     probabilities[2, 7] = 0.8  # wrong, surest
     probabilities[3, 3] = 0.5  # right
-    fig = mistakes_figure(torch.zeros(4, 784), probabilities, targets)
-    assert panels(fig) == ["says 7 (80%), is 2", "says 5 (60%), is 1"]
+    picture = mistakes_figure(torch.zeros(4, 784), probabilities, targets)
+    assert picture.labels == ["says 7 (80%), is 2", "says 5 (60%), is 1"]
 
 
 def test_confusion_counts_every_test_digit():
     preds, targets = torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2])
-    fig = confusion_figure(preds, targets)
-    assert "75.00% on the diagonal" in fig.axes[0].get_title()
-    assert [t.get_text() for t in fig.axes[0].texts][:3] == ["1", "0", "0"]
+    picture = confusion_figure(preds, targets)
+    assert "75.00% on the diagonal" in picture.title
+    assert picture.labels[:3] == ["1", "0", "0"]  # row 0: one 0 said 0
+    assert picture.labels[20:23] == ["0", "1", "1"]  # row 2: one 2 said 1, one said 2
 
 
 def test_a_run_saves_its_pictures_and_shows_them_in_tensorboard(tiny_data, tmp_path):
