@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
+from src.console import quiet
 from src.data import MNISTDataModule
 from src.lifecycle import compose_train, gate
 from src.model import MLP
@@ -279,6 +280,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of the whole-process figures")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args()
+    quiet()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     epochs = args.epochs + 1
 

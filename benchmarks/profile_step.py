@@ -21,8 +21,18 @@ import torch.nn.functional as F
 
 from benchmarks.bench import MODELS, project_config, split_tensors
 from src.classifier import Classifier
+from src.console import quiet
 from src.model import MLP
 from src.train import build
+
+GATHER = "data: gather the batch"
+GRADIENTS = "zero_grad, forward, loss, backward"
+OPTIMISER = "optimiser step (project: + schedule, step outputs)"
+BLOCK = "data: make the block"
+LIGHTNING = "Lightning: loop, hooks, progress bar"
+VALIDATION = "validation"
+EPOCH_END = "epoch end: metrics, checkpoints"
+ITEMS = [GATHER, GRADIENTS, OPTIMISER, BLOCK, LIGHTNING, VALIDATION, EPOCH_END]
 
 
 class Laps:
@@ -48,18 +58,16 @@ def raw_items(model: str, device: str, epochs: int) -> dict[str, float]:
         laps = Laps()
         for idx in torch.randperm(len(x), device=device).split(512):
             xb, yb = x[idx], y[idx]
-            laps.lap("data: gather the batch")
-            loss = F.cross_entropy(net(xb), yb)
-            laps.lap("forward, loss")
+            laps.lap(GATHER)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            laps.lap("zero_grad, backward")
+            F.cross_entropy(net(xb), yb).backward()
+            laps.lap(GRADIENTS)
             opt.step()
-            laps.lap("optimiser step")
+            laps.lap(OPTIMISER)
         with torch.no_grad():
             predicted = torch.cat([net(batch).argmax(1) for batch in vx.split(512)])
         float((predicted == vy).sum())
-        laps.lap("validation")
+        laps.lap(VALIDATION)
         for name, seconds in laps.items.items():
             per_epoch[name].append(seconds)
     return {name: statistics.median(values[1:]) for name, values in per_epoch.items()}
@@ -75,15 +83,15 @@ class TimedClassifier(Classifier):
     def training_step(self, block, block_idx):
         start = time.perf_counter()
         output = super().training_step(block, block_idx)
-        self.items["step: optimiser, schedule, outputs"] += time.perf_counter() - start
+        self.items[OPTIMISER] += time.perf_counter() - start
         return output
 
     def gradients_of(self, x, y):
         start = time.perf_counter()
         output = super().gradients_of(x, y)
         seconds = time.perf_counter() - start
-        self.items["forward, loss, backward (manual_backward)"] += seconds
-        self.items["step: optimiser, schedule, outputs"] -= seconds
+        self.items[GRADIENTS] += seconds
+        self.items[OPTIMISER] -= seconds
         return output
 
 
@@ -105,8 +113,8 @@ class TimedBlock:
             except StopIteration:
                 return
             seconds = time.perf_counter() - start
-            self.items["data: gather the batch"] += seconds
-            self.items["step: optimiser, schedule, outputs"] -= seconds
+            self.items[GATHER] += seconds
+            self.items[OPTIMISER] -= seconds
             yield batch
 
 
@@ -131,7 +139,7 @@ class TimedBatches:
                 block = next(iterator)
             except StopIteration:
                 return
-            self.items["data: make the block"] += time.perf_counter() - start
+            self.items[BLOCK] += time.perf_counter() - start
             yield TimedBlock(block, self.items)
 
 
@@ -147,8 +155,8 @@ class EpochClock(L.Callback):
         now, items = time.perf_counter(), self.module.items
         if self.end is not None:
             timed = sum(items.values())
-            items["epoch end: metrics, checkpoints"] = now - self.end
-            items["Lightning: loop, hooks, progress bar"] = self.end - self.start - timed
+            items[EPOCH_END] = now - self.end
+            items[LIGHTNING] = self.end - self.start - timed
             for name, seconds in items.items():
                 self.per_epoch[name].append(seconds)
         items.clear()
@@ -158,7 +166,7 @@ class EpochClock(L.Callback):
         self.validation = time.perf_counter()
 
     def on_validation_end(self, *_) -> None:
-        self.module.items["validation"] += time.perf_counter() - self.validation
+        self.module.items[VALIDATION] += time.perf_counter() - self.validation
 
     def on_train_epoch_end(self, *_) -> None:
         self.end = time.perf_counter()
@@ -184,13 +192,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--block-steps", type=int, default=20)
     args = parser.parse_args()
+    quiet()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     project = project_items(args.model, device, args.epochs, args.block_steps)
     raw = raw_items(args.model, device, args.epochs)
     steps = 108  # batches of 512 in the 55,000 training images
     print(f"\nµs per optimiser step, {args.model}, {device}, median of {args.epochs} epochs")
     print("\n| item | raw loop | project |\n|---|---|---|")
-    for name in sorted({*raw, *project}, key=lambda n: -max(raw.get(n, 0), project.get(n, 0))):
+    for name in ITEMS:
         cells = [f"{1e6 * d[name] / steps:.0f}" if name in d else "" for d in (raw, project)]
         print(f"| {name} | {cells[0]} | {cells[1]} |")
     totals = [1e6 * sum(d.values()) / steps for d in (raw, project)]
