@@ -313,6 +313,7 @@ def main() -> None:
     if device == "cuda":
         hardware += f", {torch.cuda.get_device_name()}"
         header += "| (d) project, cuda_graphs | (e) captured raw step | d/e "
+    header += "| GFLOP/s (a) |"
 
     table = "\n".join(
         [
@@ -321,8 +322,8 @@ def main() -> None:
             f"({hardware}). b/a is the ratio of the medians, and in brackets the median of "
             "the ratios of the epochs run one after the other.",
             "",
-            header + "| GFLOP/s (a) |",
-            "|" + "---|" * (header.count("|")),
+            header,
+            "|" + "---|" * (header.count("|") - 1),
             *rows,
             "",
             f"Whole process, median (min-max) of {args.runs} runs: "

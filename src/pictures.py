@@ -1,7 +1,7 @@
 """Pictures of what a model learned, drawn after testing: weights as images, the confusion
 matrix, and the test digits it got most confidently wrong. Saved as PNGs in the run folder
-and shown in TensorBoard's Images tab. Drawn with Pillow, pixel by pixel: a run's three
-pictures take milliseconds, where laying them out with matplotlib took about half a second."""
+and shown in TensorBoard's Images tab. Drawn with Pillow, pixel by pixel, as every run
+draws them: matplotlib's layout costs far more than the pictures are worth."""
 
 import math
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """Smoke tests: the benchmark and the step profile still run end to end (one tiny epoch);
 they assert no timing."""
 
+import itertools
 import re
 
 import pytest
@@ -18,6 +19,10 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, mnist_dir):
     assert re.search(r"^\| linear \| [\d.]+ \(", table, re.MULTILINE) and "device cpu" in table
     assert "peak RSS MB" in table
     assert table.strip() in result.stdout
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    for header, separator in itertools.pairwise(rows):
+        if separator.startswith("|---"):  # markdown needs as many columns as the header
+            assert separator.count("|") == header.count("|"), header
 
 
 @pytest.mark.slow
