@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import lightning as L
@@ -95,6 +95,19 @@ class TimedClassifier(Classifier):
         return output
 
 
+def timed(items: Iterable, account: Callable[[float], None]) -> Iterator:
+    """The items, each one's making timed and the seconds passed to `account`."""
+    iterator = iter(items)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        account(time.perf_counter() - start)
+        yield item
+
+
 class TimedBlock:
     """A block whose batches, gathered as the step reaches them, are timed apart."""
 
@@ -105,17 +118,11 @@ class TimedBlock:
         return len(self.block)
 
     def __iter__(self) -> Iterator:
-        iterator = iter(self.block)
-        while True:
-            start = time.perf_counter()
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            seconds = time.perf_counter() - start
-            self.items[GATHER] += seconds
-            self.items[OPTIMISER] -= seconds
-            yield batch
+        return timed(self.block, self.gathered)
+
+    def gathered(self, seconds: float) -> None:
+        self.items[GATHER] += seconds
+        self.items[OPTIMISER] -= seconds  # the step's own timer counted it too
 
 
 class TimedBatches:
@@ -132,15 +139,11 @@ class TimedBatches:
         return self.blocks.steps
 
     def __iter__(self) -> Iterator:
-        iterator = iter(self.blocks)
-        while True:
-            start = time.perf_counter()
-            try:
-                block = next(iterator)
-            except StopIteration:
-                return
-            self.items[BLOCK] += time.perf_counter() - start
+        for block in timed(self.blocks, self.made):
             yield TimedBlock(block, self.items)
+
+    def made(self, seconds: float) -> None:
+        self.items[BLOCK] += seconds
 
 
 class EpochClock(L.Callback):
