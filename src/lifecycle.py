@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
-# Overrides that say where things are or how to run, not what is trained.
-PLUMBING = ("ckpt_path", "threads", "output_dir", "experiment", "hparams_search", "data.data_dir")
 # Keys of lightning.Trainer that change how many optimiser steps an epoch takes.
 STEP_COUNT_KEYS = {"limit_train_batches", "accumulate_grad_batches", "fast_dev_run"}
 
@@ -193,7 +191,9 @@ def changed_settings() -> dict[str, str]:
         return {}
     hydra = HydraConfig.get()
     given = dict(o.lstrip("+~").split("=", 1) for o in hydra.overrides.task if "=" in o)
-    given = {k: v for k, v in given.items() if k not in PLUMBING and "/" not in v}
+    # Run names leave out what says where things are or how to run: so do the HPARAMS.
+    plumbing = set(hydra.job.config.override_dirname.exclude_keys)
+    given = {k: v for k, v in given.items() if k not in plumbing and "/" not in v}
     if hydra.mode != RunMode.MULTIRUN:
         return given
     swept = set(hydra.sweeper.get("params") or {})

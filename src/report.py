@@ -47,7 +47,7 @@ def formatted(column: str, value: object) -> str:
     if column.endswith(("_acc", "_acc_clean", "_acc_corrupted")) or column == "gap":
         return f"{100 * value:.2f}"
     if column.endswith("_loss"):
-        return f"{value:.4g}"
+        return f"{value:#.4g}"  # trailing zeros kept: a column of four digits each
     if column in ("parameters", "epochs"):
         return f"{int(value):,}"
     if column in ("seconds_per_epoch", "fit_seconds"):
