@@ -8,10 +8,11 @@ ARGS   ?=
 
 install: $(VENV)/.installed
 
+# The dependencies only: the code runs from this folder (python -m src.train).
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet '.[dev]'
 	touch $@
 
 # Copy the offline datasets when they exist; otherwise torchvision downloads on first run.
@@ -45,5 +46,5 @@ tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
