@@ -37,32 +37,16 @@ class ProgressBar(TQDMProgressBar):
             bar.n = self.shown = self.steps
             bar.set_postfix(self.get_metrics(trainer, pl_module))  # and refreshes
 
-    # Validation and testing take a batch or a few: a bar of their own would only add lines
-    # and, once an epoch, a few milliseconds; the train bar shows the validation metrics.
-    def on_validation_start(self, *_) -> None:
-        pass
-
-    def on_validation_batch_start(self, *_, **__) -> None:
-        pass
-
-    def on_validation_batch_end(self, *_, **__) -> None:
-        pass
-
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._train_progress_bar is not None and trainer.state.fn == "fit":
             self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
 
-    def on_test_start(self, *_) -> None:
-        pass
+    def no_bar(self, *_, **__) -> None:
+        """Validation and testing take a batch or a few: a bar of their own would only add
+        lines and, once an epoch, a few milliseconds; the train bar shows the val metrics."""
 
-    def on_test_batch_start(self, *_, **__) -> None:
-        pass
-
-    def on_test_batch_end(self, *_, **__) -> None:
-        pass
-
-    def on_test_end(self, *_) -> None:
-        pass
+    on_validation_start = on_validation_batch_start = on_validation_batch_end = no_bar
+    on_test_start = on_test_batch_start = on_test_batch_end = on_test_end = no_bar
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.train_progress_bar.disable:

@@ -18,3 +18,14 @@ def test_bar_ends_on_the_last_epochs_train_metrics(tiny_data, tmp_path):
     last, before = history[-1]["train_loss"], history[-2]["train_loss"]
     assert abs(last - before) > 0.01, "the test needs two epochs that differ"
     assert float(shown["train/loss"]) == pytest.approx(last, abs=0.001)
+
+
+def test_validation_and_testing_draw_no_bars_of_their_own(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, tmp_path, "model=linear", "trainer.max_epochs=1")
+    datamodule, model, trainer = build(config)
+    bar = ProgressBar()
+    trainer.callbacks.append(bar)
+    trainer.fit(model, datamodule=datamodule)
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    assert bar._train_progress_bar is not None
+    assert bar._val_progress_bar is None and bar._test_progress_bar is None
