@@ -186,6 +186,12 @@ def missing_files(config: DataConfig) -> str | None:
     return f"dataset not found: put {', '.join(RAW_FILES)} in {raw_dir(config)}"
 
 
+def require_files(config: DataConfig) -> None:
+    """Refuses a dataset that is missing when it may not be downloaded."""
+    if not config.download and (missing := missing_files(config)):
+        raise DataError(f"{missing} (or set data.download=true)")
+
+
 def training_images(config: DataConfig) -> int:
     """How many images the training split holds: data.train_size, or all the labels file
     holds (its IDX header says) less data.val_size."""
@@ -233,11 +239,10 @@ class MNISTDataModule(L.LightningDataModule):
         return ds.data, ds.targets
 
     def prepare_data(self) -> None:
+        require_files(self.config)
         missing = missing_files(self.config)
         if missing is None:
             return
-        if not self.config.download:
-            raise DataError(f"{missing} (or set data.download=true)")
         for train in (True, False):
             try:
                 # torchvision extracts the .gz files it finds, or downloads them.

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
-from src.data import DataError, missing_files, training_images
+from src.data import DataError, require_files, training_images
 from src.schema import ConfigError, Scheduler, TrainConfig, typed
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ def gate(cfg: DictConfig) -> TrainConfig:
     check_trainer(config.trainer)
     if config.cuda_graphs:
         check_cuda_graphs(config)
-    if not config.data.download and (missing := missing_files(config.data)):
-        raise DataError(f"{missing} (or set data.download=true)")
+    require_files(config.data)
     if config.ckpt_path is not None:
         check_resumable(config)
     return config

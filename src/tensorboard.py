@@ -4,6 +4,8 @@ Written by hand rather than with `log_hyperparams`, which logs every metric a se
 a one-point scalar and leaves TensorBoard to show the first five settings by name. Here each
 setting is flagged as one that differs between runs, so the table opens on them, and each
 metric column reads the last value of a tag the run logged anyway (val/acc, test/acc, ...).
+(tensorboard's own `hparams.summary` helpers import TensorFlow; torch's `hparams()` cannot
+flag a setting as differing.)
 """
 
 import time

@@ -23,7 +23,7 @@ from src.data import DataError, MNISTDataModule
 from src.graphs import GraphedClassifier
 from src.lifecycle import changed_settings, gate
 from src.metrics import DivergedError, EpochMetrics
-from src.schema import ConfigError, TestWeights, TrainConfig, plain
+from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
 from src.tensorboard import METRICS, log_hparams
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ def main(cfg: DictConfig) -> float | None:
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     config = None
     try:
-        config = gate(cfg)  # a single run was gated before its folder existed; a sweep job here
+        # A single run was gated before its folder existed (TrainLifecycle); a sweep's job here.
+        config = gate(cfg) if sweep else typed(cfg)
         return train(config)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C and SIGTERM into SystemExit
         hint = resume_hint(config) if config is not None else "before training started"
