@@ -22,6 +22,7 @@ from tqdm import tqdm
 from src.checkpoint import CheckpointError, load_network
 from src.console import exit_now, exit_with
 from src.pixels import normalise
+from src.schema import CLASSES
 
 USAGE = "python -m src.predict ckpt_path=best.ckpt image=digit.png (or [a.png,b.jpg], or a folder)"
 SIDE = 28  # MNIST's canvas
@@ -32,7 +33,8 @@ BOX = 20  # MNIST scaled every digit to fit this box, keeping its aspect ratio
 INK_FLOOR = 0.05
 # A file or folder name that states its digit: 7, 7_001, 7-a, img_7, scan-7.
 LABEL = re.compile(r"(\d)(?:[^A-Za-z0-9].*)?|.*[^A-Za-z0-9](\d)")
-CLASS_COLUMNS = [f"p{d}" for d in range(10)]
+CLASS_COLUMNS = [f"p{d}" for d in range(CLASSES)]
+ROWS_SHOWN = 20  # the printed table's rows; csv= writes them all
 
 
 class ImageError(RuntimeError):
@@ -48,7 +50,7 @@ class Prediction:
 
     @property
     def digit(self) -> int:
-        return max(range(10), key=self.probabilities.__getitem__)
+        return max(range(CLASSES), key=self.probabilities.__getitem__)
 
     @property
     def confidence(self) -> float:
@@ -190,20 +192,23 @@ def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
 
 
 def report(predictions: list[Prediction]) -> str:
-    """A table of file, digit and confidence; with several images, how many of each digit
-    and, when every file name states its digit, the accuracy."""
-    width = max(len(str(p.path)) for p in predictions)
+    """A table of file, digit and confidence (its first ROWS_SHOWN rows); with several
+    images, how many of each digit and, when every file name states its digit, the accuracy."""
+    shown = predictions[:ROWS_SHOWN]
+    width = max(len(str(p.path)) for p in shown)
     lines = [f"{'file':<{width}}  digit  confidence"]
-    for p in predictions:
+    for p in shown:
         note = "  (inverted: dark ink on a light background)" if p.inverted else ""
         lines.append(f"{str(p.path):<{width}}  {p.digit:>5}  {p.confidence:>10.2f}{note}")
+    if len(predictions) > len(shown):
+        lines.append(f"... and {len(predictions) - len(shown)} more (csv=<file> writes them all)")
     if len(predictions) == 1:
         spread = "  ".join(f"{d}: {q:.2f}" for d, q in enumerate(predictions[0].probabilities))
         return "\n".join([*lines, f"probabilities: {spread}"])
     counts = Counter(p.digit for p in predictions)
     lines.append(
         f"{len(predictions)} images, predicted: "
-        + "  ".join(f"{d}: {counts[d]}" for d in range(10))
+        + "  ".join(f"{d}: {counts[d]}" for d in range(CLASSES))
     )
     if all(p.label is not None for p in predictions):
         right = sum(p.digit == p.label for p in predictions)
@@ -236,12 +241,13 @@ def main(cfg: DictConfig) -> None:
     specs = [str(s) for s in image] if isinstance(image, ListConfig) else [str(image)]
     try:
         predictions = predict(ckpt_path, specs)
-        if cfg.csv:
-            write_csv(predictions, Path(cfg.csv))
     except (CheckpointError, ImageError) as e:
         exit_with(str(e))
-    except OSError as e:
-        exit_with(f"cannot write {cfg.csv}: {e.strerror}")
+    if cfg.csv:
+        try:
+            write_csv(predictions, Path(cfg.csv))
+        except OSError as e:
+            exit_with(f"cannot write {cfg.csv}: {e.strerror}")
     print(report(predictions))
     if cfg.csv:
         print(f"predictions written to {cfg.csv}")

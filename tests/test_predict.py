@@ -15,7 +15,7 @@ from torchvision import datasets
 from src.checkpoint import CheckpointError, load_network
 from src.classifier import Classifier
 from src.pixels import normalise
-from src.predict import ImageError, label_from_name, predict, prepare, report
+from src.predict import ROWS_SHOWN, ImageError, label_from_name, predict, prepare, report
 from tests.conftest import one_error_line, run_module
 
 LEVEL = 2 / 255  # one grey level after normalisation
@@ -185,6 +185,15 @@ def test_a_labelled_folder_gets_counts_and_accuracy(tmp_path, untrained_ckpt):
     assert (
         lines[4] == f"accuracy against the digits in the file names: {right / 2:.1%} ({right} of 2)"
     )
+
+
+def test_a_long_table_shows_its_first_rows_and_counts_every_image(tmp_path, untrained_ckpt):
+    for i in range(ROWS_SHOWN + 5):
+        Image.new("L", (28, 28)).save(tmp_path / f"{i:02d}.png")
+    lines = report(predict(str(untrained_ckpt), [str(tmp_path)])).splitlines()
+    assert lines[ROWS_SHOWN].startswith(f"{tmp_path}/{ROWS_SHOWN - 1:02d}.png")
+    assert lines[ROWS_SHOWN + 1] == "... and 5 more (csv=<file> writes them all)"
+    assert lines[ROWS_SHOWN + 2].startswith(f"{ROWS_SHOWN + 5} images, predicted: ")
 
 
 @pytest.fixture
