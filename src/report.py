@@ -17,7 +17,6 @@ from src.results import ReportError, load_sweep, setting_columns, sweep_command,
 # Settings that say where and how data is kept, not what was trained.
 PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
 WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
-PICTURES = ("weights", "confusion", "mistakes")
 RESULTS = {
     "parameters": "params",
     "train_set_acc": "train acc %",
@@ -121,9 +120,8 @@ def pictures(jobs: pd.DataFrame, sweep_dir: Path) -> list[str]:
     """Links to what each job drew after testing (src.pictures), as a markdown table."""
     rows = []
     for _, job in jobs.iterrows():
-        folder = sweep_dir / job["job"] / "pictures"
-        names = [n for n in PICTURES if (folder / f"{n}.png").is_file()]
-        links = [f"[{n}]({job['job']}/pictures/{n}.png)" for n in names]
+        drawn = sorted((sweep_dir / job["job"] / "pictures").glob("*.png"))
+        links = [f"[{p.stem}]({job['job']}/pictures/{p.name})" for p in drawn]
         if links:
             rows.append(f"| {job['job']} | {job['model']} | " + " · ".join(links) + " |")
     if not rows:

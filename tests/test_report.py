@@ -257,7 +257,7 @@ def test_summary_md_links_each_jobs_pictures(grid_sweep):
     write_report(sweep)
     text = (sweep / "summary.md").read_text()
     assert (
-        "| 1 | MLP 16 | [weights](1/pictures/weights.png) · [confusion](1/pictures/confusion.png) |"
+        "| 1 | MLP 16 | [confusion](1/pictures/confusion.png) · [weights](1/pictures/weights.png) |"
         in text
     )
     assert "| 0 | linear |" not in text.split("## Pictures")[1]  # job 0 drew none
