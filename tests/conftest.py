@@ -92,6 +92,12 @@ def tiny_config(data_dir: Path, out: Path, *overrides: str) -> TrainConfig:
     )
 
 
+def stable(metrics: dict) -> dict:
+    """What a run must repeat exactly: its metrics.json but for timings and paths."""
+    drop = ("fit_seconds", "seconds_per_epoch", "tested_weights")
+    return {k: v for k, v in metrics.items() if k not in drop}
+
+
 def run_module(module: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run `python -m <module> <overrides>` from the project root, as a user would."""
     result = subprocess.run(

@@ -11,8 +11,17 @@ import lightning as L
 import torch
 
 
+def inject(name: str, **arguments) -> list[str]:
+    """Overrides that add the callback tests.faults.<name>(**arguments) to a run."""
+    return [
+        f"+callbacks.fault._target_=tests.faults.{name}",
+        *(f"+callbacks.fault.{k}={v}" for k, v in arguments.items()),
+    ]
+
+
 class SignalAfterEpoch(L.Callback):
-    """Sends this process a signal once epoch `epoch` is finished and checkpointed."""
+    """Sends this process a signal at the end of epoch `epoch`, before Lightning writes that
+    epoch's checkpoints (its checkpoint callbacks run after every other one)."""
 
     def __init__(self, epoch: int, signum: str = "SIGTERM") -> None:
         self.epoch, self.signum = epoch, getattr(signal, signum)

@@ -10,7 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from src.lifecycle import CONF, compose_train, gate
 from src.train import train
-from tests.conftest import make_tiny_mnist
+from tests.conftest import make_tiny_mnist, tiny_config
 
 EXPERIMENTS = {
     "capacity": 17,
@@ -55,17 +55,14 @@ def test_experiment_grid_has_its_jobs_and_each_passes_the_gate(name, count, room
 @pytest.mark.parametrize("name", EXPERIMENTS)
 @pytest.mark.parametrize("which", [0, -1], ids=["first", "last"])
 def test_experiment_job_trains_and_writes_metrics(name, which, roomy_data, tmp_path):
-    config = gate(
-        compose_train(
+    train(
+        tiny_config(
+            roomy_data,
+            tmp_path,
             f"experiment={name}",
             *jobs(name)[which],
-            f"data.data_dir={roomy_data}",
-            f"output_dir={tmp_path}",
             "++trainer.fast_dev_run=true",
-            "~callbacks.progress_bar",
-            "~callbacks.pictures",
         )
     )
-    train(config)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 1 and 0 <= metrics["test_acc"] <= 1

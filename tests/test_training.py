@@ -8,33 +8,18 @@ import torch
 
 from src.checkpoint import CheckpointError
 from src.graphs import GraphedClassifier
-from src.lifecycle import compose_train, gate
 from src.metrics import DivergedError
 from src.schema import ConfigError
 from src.train import build, train
-from tests.conftest import tiny_config
-from tests.faults import InjectedFault
+from tests.conftest import stable, tiny_config
+from tests.faults import InjectedFault, inject
 
 SMALL = ["model=mlp2", "model.hidden=[32]", "data.batch_size=16", "trainer.max_epochs=4"]
-
-
-def stable(metrics: dict) -> dict:
-    """What must repeat exactly: everything but timings and paths."""
-    drop = ("fit_seconds", "seconds_per_epoch", "tested_weights")
-    return {k: v for k, v in metrics.items() if k not in drop}
 
 
 def run(tiny_data, out, *overrides) -> dict:
     train(tiny_config(tiny_data, out, *SMALL, *overrides))
     return json.loads((out / "metrics.json").read_text())
-
-
-def inject(name: str, **arguments) -> list[str]:
-    """Overrides that add the callback tests.faults.<name>(**arguments)."""
-    return [
-        f"+callbacks.fault._target_=tests.faults.{name}",
-        *(f"+callbacks.fault.{k}={v}" for k, v in arguments.items()),
-    ]
 
 
 def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
@@ -125,11 +110,6 @@ def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
     never = ["trainer.max_epochs=1", "+trainer.limit_val_batches=0"]
     with pytest.raises(ConfigError, match="no best checkpoint of val/acc was written"):
         run(tiny_data, tmp_path, *never)
-
-
-def test_the_gate_accepts_what_the_defaults_compose_to(tmp_path):
-    config = gate(compose_train(f"output_dir={tmp_path}"))
-    assert config.output_dir == str(tmp_path)
 
 
 def test_blocks_of_steps_train_exactly_as_one_step_at_a_time(tiny_data, tmp_path):
