@@ -175,8 +175,11 @@ class EpochClock(L.Callback):
         self.end = time.perf_counter()
 
 
-def project_items(model: str, device: str, epochs: int, block_steps: int) -> dict[str, float]:
-    """The project's epoch, item by item: seconds per epoch, medians over epochs."""
+def project_items(
+    model: str, device: str, epochs: int, block_steps: int
+) -> tuple[dict[str, float], int]:
+    """The project's epoch, item by item: seconds per epoch, medians over epochs; and its
+    optimiser steps."""
     with tempfile.TemporaryDirectory() as out:
         config = project_config(model, epochs + 2, Path(out), device, f"block_steps={block_steps}")
         datamodule, _, trainer = build(config)
@@ -186,7 +189,8 @@ def project_items(model: str, device: str, epochs: int, block_steps: int) -> dic
         datamodule.train_dataloader = lambda: TimedBatches(blocks(), module.items)
         trainer.callbacks.append(clock)
         trainer.fit(module, datamodule=datamodule)
-    return {name: statistics.median(values[1:]) for name, values in clock.per_epoch.items()}
+    items = {name: statistics.median(values[1:]) for name, values in clock.per_epoch.items()}
+    return items, blocks().steps
 
 
 def main() -> None:
@@ -197,9 +201,8 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    project = project_items(args.model, device, args.epochs, args.block_steps)
+    project, steps = project_items(args.model, device, args.epochs, args.block_steps)
     raw = raw_items(args.model, device, args.epochs)
-    steps = 108  # batches of 512 in the 55,000 training images
     print(f"\nµs per optimiser step, {args.model}, {device}, median of {args.epochs} epochs")
     print("\n| item | raw loop | project |\n|---|---|---|")
     for name in ITEMS:
