@@ -72,33 +72,12 @@ class EpochTimer(L.Callback):
             self.seconds.append(time.perf_counter() - self.start)
 
 
-class LoaderBlocks:
-    """A DataLoader's batches in lists of `size`: the blocks the project's training step takes."""
-
-    def __init__(self, loader: DataLoader, size: int) -> None:
-        self.loader, self.size = loader, size
-        self.steps = len(loader)
-
-    def __len__(self) -> int:
-        return -(-self.steps // self.size)
-
-    def __iter__(self):
-        block = []
-        for batch in self.loader:
-            block.append(batch)
-            if len(block) == self.size:
-                yield block
-                block = []
-        if block:
-            yield block
-
-
 class ClassicMNIST(L.LightningDataModule):
     """The per-sample pipeline most tutorials use, with the same split sizes."""
 
-    def __init__(self, data_dir: str, batch_size: int = 512, block_steps: int = 1) -> None:
+    def __init__(self, data_dir: str, batch_size: int = 512) -> None:
         super().__init__()
-        self.data_dir, self.batch_size, self.block_steps = data_dir, batch_size, block_steps
+        self.data_dir, self.batch_size = data_dir, batch_size
         self.transform = transforms.Compose(
             [
                 transforms.ToTensor(),
@@ -112,9 +91,8 @@ class ClassicMNIST(L.LightningDataModule):
         generator = torch.Generator().manual_seed(0)
         self.train_set, self.val_set = random_split(full, [55_000, 5_000], generator=generator)
 
-    def train_dataloader(self) -> "LoaderBlocks":
-        loader = DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
-        return LoaderBlocks(loader, self.block_steps)
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size)
@@ -146,7 +124,7 @@ def time_trainer(
         cfg = project_config(model, epochs, Path(out), device, *overrides)
         datamodule, module, trainer = build(cfg)
         if classic:
-            datamodule = ClassicMNIST(cfg.data.data_dir, block_steps=cfg.block_steps)
+            datamodule = ClassicMNIST(cfg.data.data_dir)
         timer = EpochTimer(between)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)

@@ -51,7 +51,7 @@ class TensorBatches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
-        self.buffers: list[Tensor] | None = None  # for gather(reuse=True)
+        self.buffers: list[Tensor] | None = None  # for gather
 
     def indices(self) -> Tensor:
         n = len(self.x)
@@ -79,19 +79,16 @@ class TensorBatches:
             self.epoch += 1
         return order.split(self.batch_size)
 
-    def gather(self, batch: Tensor, reuse: bool = False) -> tuple[Tensor, ...]:
+    def gather(self, batch: Tensor) -> tuple[Tensor, ...]:
         """The images and labels (and which labels are wrong) at the indices `batch`.
 
-        With `reuse`, the images go into two buffers in turn, so they stay valid only until
-        the next batch but one: a fresh allocation per batch costs page faults.
+        The images go into three buffers in turn (a fresh allocation per batch costs page
+        faults), so each stays valid while Lightning trains on it and prefetches the next.
         """
-        if not reuse:
-            x = self.x.index_select(0, batch)
-        else:
-            if self.buffers is None:
-                self.buffers = [self.x.new_empty(self.batch_size, self.x.shape[1]) for _ in "ab"]
-            self.buffers.reverse()
-            x = torch.index_select(self.x, 0, batch, out=self.buffers[0][: len(batch)])
+        if self.buffers is None:
+            self.buffers = [self.x.new_empty(self.batch_size, self.x.shape[1]) for _ in "abc"]
+        self.buffers.append(self.buffers.pop(0))
+        x = torch.index_select(self.x, 0, batch, out=self.buffers[-1][: len(batch)])
         y = self.y.index_select(0, batch)
         return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
@@ -105,43 +102,6 @@ class TensorBatches:
         views = [t[self.rank :: self.world_size] for t in shard]
         for start in range(0, len(views[0]), self.batch_size):
             yield tuple(v[start : start + self.batch_size] for v in views)
-
-
-class Block:
-    """Consecutive batches for one Lightning training step, one optimiser step each. Each is
-    gathered only when the step reaches it, so it is still in the CPU's cache when used, into
-    memory reused two batches later: a step is done with its batch by then."""
-
-    def __init__(self, source: TensorBatches, batches: tuple[Tensor, ...]) -> None:
-        self.source, self.batches = source, batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        for batch in self.batches:
-            yield self.source.gather(batch, reuse=True)
-
-
-class Blocks:
-    """An epoch of `batches` in blocks of up to `size` batches: what Lightning iterates as its
-    training steps, so that its own work per step is paid once a block."""
-
-    def __init__(self, batches: TensorBatches, size: int) -> None:
-        self.batches, self.size = batches, size
-
-    @property
-    def steps(self) -> int:
-        """Optimiser steps in an epoch: one per batch."""
-        return len(self.batches)
-
-    def __len__(self) -> int:
-        return -(-len(self.batches) // self.size)
-
-    def __iter__(self) -> Iterator[Block]:
-        batches = self.batches.epoch_batches()
-        for start in range(0, len(batches), self.size):
-            yield Block(self.batches, batches[start : start + self.size])
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -210,9 +170,9 @@ class MNISTDataModule(L.LightningDataModule):
     are only used by `test`, which also measures the training split as trained on.
     """
 
-    def __init__(self, config: DataConfig, seed: int = 0, block_steps: int = 1) -> None:
+    def __init__(self, config: DataConfig, seed: int = 0) -> None:
         super().__init__()
-        self.config, self.seed, self.block_steps = config, seed, block_steps
+        self.config, self.seed = config, seed
         self.save_hyperparameters({**plain(config), "seed": seed})  # kept in checkpoints
         self.source = SOURCES[config.dataset]
         self.train: TensorBatches | None = None
@@ -300,8 +260,12 @@ class MNISTDataModule(L.LightningDataModule):
             train_idx = train_idx[subset]
         return train_idx, val_idx
 
-    def train_dataloader(self) -> Blocks:
-        return Blocks(self.train, self.block_steps)
+    def train_dataloader(self) -> TensorBatches:
+        if self.trainer is not None and self.trainer.overfit_batches:
+            # Lightning overfits on the same first batches every epoch, unshuffled.
+            shard = dict(rank=self.train.rank, world_size=self.train.world_size)
+            return TensorBatches(self.train.x, self.train.y, self.config.batch_size, **shard)
+        return self.train
 
     def val_dataloader(self) -> TensorBatches:
         return self.val

@@ -1,9 +1,10 @@
 """Opt-in (cuda_graphs=true): each batch's forward, loss and backward captured once as a
 CUDA graph and replayed, so a small model's GPU no longer waits on Python and launches.
 
-One graph per batch size (an epoch's last batch is smaller). The optimiser and the
-learning-rate schedule run as usual between replays, so the recipe is the eager one; with
-training steps in blocks (block_steps), Lightning's own work is once per block.
+One graph per batch size (an epoch's last batch is smaller). Lightning runs the step as
+usual around each replay (its optimiser step, schedule, clipping, hooks), so the recipe is the
+eager one; the graph zeroes the gradients it writes, so it cannot accumulate them over
+batches (the gate refuses that).
 """
 
 import torch
@@ -60,7 +61,19 @@ class GraphedClassifier(Classifier):
         loss.backward()
         return loss.detach(), logits.detach().argmax(dim=1)
 
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        x, y = batch[0], batch[1]
+        loss, preds = self.gradients_of(x, y)
+        return {"loss": loss, "batch_loss": loss, "preds": preds, "targets": y}
+
+    def backward(self, *args, **kwargs) -> None:
+        """Nothing left to do: the replay wrote the gradients."""
+
+    def optimizer_zero_grad(self, *args, **kwargs) -> None:
+        """Nothing to do: the replay zeroes the buffers it writes first."""
+
     def gradients_of(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Loss and predictions on (x, y), its gradients left in the parameters' .grad."""
         if not x.is_cuda:
             return self.forward_backward(x, y)  # the same steps, eagerly: how CPU tests run it
         if len(x) not in self.captured:

@@ -9,6 +9,7 @@ its report and an exit code that counts the sweep's failed jobs.
 import logging
 import time
 import typing
+import warnings
 from difflib import get_close_matches
 from pathlib import Path
 from types import NoneType, UnionType
@@ -17,11 +18,13 @@ from typing import Any
 import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
@@ -34,7 +37,14 @@ log = logging.getLogger(__name__)
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # Keys of lightning.Trainer that change how many optimiser steps an epoch takes.
-STEP_COUNT_KEYS = {"limit_train_batches", "accumulate_grad_batches", "fast_dev_run"}
+STEP_COUNT_KEYS = {"limit_train_batches", "overfit_batches", "accumulate_grad_batches", "fast_dev_run"}
+
+# The trainer group takes any key (trainer.gradient_clip_val=1, no plus): conf/trainer/
+# default.yaml builds on this open node, and the gate checks every key against
+# lightning.Trainer's own signature.
+_open = OmegaConf.create({})
+OmegaConf.set_struct(_open, False)
+ConfigStore.instance().store(group="trainer", name="any_lightning_argument", node=_open)
 
 
 def compose_train(*overrides: str, with_hydra: bool = False) -> DictConfig:
@@ -51,9 +61,11 @@ def gate(cfg: DictConfig) -> TrainConfig:
     or DataError naming the key and the fix."""
     config = typed(cfg)
     check_trainer(config.trainer)
+    check_with_lightning(config)
     if config.cuda_graphs:
         check_cuda_graphs(config)
     require_files(config.data)
+    check_batches(config)
     if config.ckpt_path is not None:
         check_resumable(config)
     return config
@@ -93,8 +105,72 @@ def check_trainer(trainer: dict[str, Any]) -> None:
         raise ConfigError("trainer.accelerator=mps but MPS is not available; use cpu or auto")
 
 
+def check_with_lightning(config: TrainConfig) -> None:
+    """The callbacks and the Trainer built as a run builds them (no logger, nothing written),
+    so that what Lightning refuses at construction is refused here, in one line."""
+    callbacks = []
+    for name, callback in config.callbacks.items():
+        try:
+            callbacks.append(instantiate(callback))
+        except Exception as e:
+            raise ConfigError(f"callbacks.{name}: {_first_line(e.__cause__ or e)}") from None
+    quiet_lightning = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet_lightning.level
+    quiet_lightning.setLevel(logging.WARNING)  # the run itself says which devices it uses
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run's own Trainer warns once
+            L.Trainer(**config.trainer, logger=False, callbacks=callbacks)
+    except Exception as e:
+        raise ConfigError(f"trainer: {_first_line(e)}") from None
+    finally:
+        quiet_lightning.setLevel(level)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def check_batches(config: TrainConfig) -> None:
+    """What Lightning would refuse only once training starts: an epoch of no batches, or a
+    validation interval longer than an epoch."""
+    trainer = config.trainer
+    batches = training_batches(config)
+    if batches == 0:
+        key = "overfit_batches" if trainer.get("overfit_batches") else "limit_train_batches"
+        raise ConfigError(
+            f"trainer.{key}={trainer[key]} leaves no batch of the epoch's "
+            f"{training_batches(config, limited=False)} to train on: raise it"
+        )
+    interval = trainer.get("val_check_interval")
+    per_epoch = trainer.get("check_val_every_n_epoch", 1) is not None
+    if isinstance(interval, int) and per_epoch and batches is not None and interval > batches:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} is more than the {batches} training batches "
+            "of an epoch: use at most that, a fraction of the epoch, or "
+            "trainer.check_val_every_n_epoch=null to count batches across epochs"
+        )
+
+
+def training_batches(config: TrainConfig, limited: bool = True) -> int | None:
+    """Training batches per epoch per device (as lightning.Trainer limits them), when it can
+    be told."""
+    trainer = config.trainer
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    if not isinstance(devices, int) or devices < 1:
+        return None
+    shard = -(-training_images(config.data) // (devices * nodes))
+    batches = -(-shard // config.data.batch_size)
+    limit = trainer.get("overfit_batches") or trainer.get("limit_train_batches")
+    if not limited:
+        return batches
+    if isinstance(limit, float):
+        return int(batches * limit)
+    return batches if limit is None else min(batches, limit)
+
+
 def check_cuda_graphs(config: TrainConfig) -> None:
-    """cuda_graphs=true captures on one GPU, from data already there."""
+    """cuda_graphs=true captures on one GPU, from data already there, a whole gradient at a time."""
     trainer = config.trainer
     if trainer.get("accelerator") not in ("gpu", "cuda") or trainer.get("devices", 1) != 1:
         raise ConfigError(
@@ -102,6 +178,19 @@ def check_cuda_graphs(config: TrainConfig) -> None:
         )
     if not config.data.on_device:
         raise ConfigError("cuda_graphs=true needs data.on_device=true: batches sliced on the GPU")
+    accumulates = trainer.get("accumulate_grad_batches", 1) != 1 or any(
+        "GradientAccumulationScheduler" in str(c.get("_target_")) for c in config.callbacks.values()
+    )
+    if accumulates:
+        raise ConfigError(
+            "cuda_graphs=true replays a graph that zeroes the gradients it writes, so it cannot "
+            "accumulate them over batches: drop cuda_graphs=true to accumulate"
+        )
+    if str(trainer.get("precision", "32-true")) not in ("32", "32-true"):
+        raise ConfigError(
+            f"cuda_graphs=true captures the 32-bit step: drop it for "
+            f"trainer.precision={trainer['precision']}"
+        )
 
 
 def fits(value: Any, hint: Any) -> bool:
@@ -167,11 +256,9 @@ def check_resumable(config: TrainConfig) -> None:
 def planned_steps(config: TrainConfig) -> int | None:
     """The optimiser steps lightning.Trainer will plan for this config, when it can be told."""
     trainer = config.trainer
-    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
-    if STEP_COUNT_KEYS & trainer.keys() or not isinstance(devices, int) or devices < 1:
+    per_epoch = training_batches(config)
+    if STEP_COUNT_KEYS & trainer.keys() or per_epoch is None:
         return None
-    shard = -(-training_images(config.data) // (devices * nodes))
-    per_epoch = -(-shard // config.data.batch_size)
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
     limits = [steps] if steps > 0 else []
     if epochs not in (None, -1):

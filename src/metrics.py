@@ -44,6 +44,9 @@ class EpochMetrics(L.Callback):
         )
         self.mean_loss = MeanMetric().to(pl_module.device)
 
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.epoch_start_step = trainer.global_step
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.keep("train", outputs)
 
@@ -58,8 +61,8 @@ class EpochMetrics(L.Callback):
         self.keep(TEST_STAGES[dataloader_idx], outputs, *batch[2:])
 
     def keep(self, stage: str, outputs: dict, *corrupted: Tensor) -> None:
-        """A step's per-batch losses and sizes, predictions and targets (and which are wrong)."""
-        kept = (outputs["preds"], outputs["targets"], outputs["losses"], outputs["sizes"])
+        """A step's predictions, targets and loss (and which labels are wrong)."""
+        kept = (outputs["preds"], outputs["targets"], outputs["batch_loss"])
         self.outputs[stage].append((*kept, *corrupted))
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
@@ -96,9 +99,9 @@ class EpochMetrics(L.Callback):
         outputs = self.outputs.pop(stage, [])
         if not outputs:
             return {}
-        preds, targets, losses, sizes, *corrupted = zip(*outputs, strict=True)
-        losses = torch.cat(losses)
-        sizes = torch.tensor([n for step in sizes for n in step], device=losses.device)
+        preds, targets, losses, *corrupted = zip(*outputs, strict=True)
+        losses = torch.stack(losses)
+        sizes = torch.tensor([len(t) for t in targets], device=losses.device)
         preds, targets = torch.cat(preds), torch.cat(targets)
         values = {
             f"{stage}/loss": self.mean_of(losses, sizes),
@@ -122,16 +125,16 @@ class EpochMetrics(L.Callback):
 
     def check_finite(self, trainer: L.Trainer) -> None:
         """Stops at the first non-finite training loss of the epoch so far, naming its
-        optimiser step (Lightning's global_step counts those)."""
+        optimiser step (Lightning's global_step counts those, a batch each unless accumulating)."""
         if not self.outputs["train"]:
             return
-        losses = torch.cat([kept[2] for kept in self.outputs["train"]])
+        losses = torch.stack([kept[2] for kept in self.outputs["train"]])
         if not losses.isfinite().all():
             first = int((~losses.isfinite()).nonzero()[0])
+            step = self.epoch_start_step + first // trainer.accumulate_grad_batches
             lr = trainer.lightning_module.config.lr
             raise DivergedError(
-                f"training diverged at epoch {trainer.current_epoch}, "
-                f"step {trainer.global_step - len(losses) + first}: loss is "
+                f"training diverged at epoch {trainer.current_epoch}, step {step}: loss is "
                 f"{losses[first].item()}; try a smaller learning rate (model.lr={lr:g} now)"
             )
 

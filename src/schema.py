@@ -93,7 +93,7 @@ class DataConfig:
     dataset: Dataset = MISSING
     data_dir: str = MISSING
     batch_size: int = MISSING
-    eval_batch_size: int = MISSING  # validation and test: no optimiser, so as large as fits
+    eval_batch_size: int = MISSING  # validation and test batches
     val_size: int = MISSING
     train_size: int | None = MISSING
     label_noise: float = MISSING
@@ -175,7 +175,6 @@ class TrainConfig:
     monitor: str = MISSING
     test_weights: TestWeights = MISSING
     threads: int | None = MISSING
-    block_steps: int = MISSING  # optimiser steps (batches) per Lightning training step
     cuda_graphs: bool = MISSING  # replay each step's forward and backward as a CUDA graph
     output_dir: str = MISSING
 
@@ -184,12 +183,6 @@ class TrainConfig:
         _require(
             self.threads is None or self.threads > 0,
             f"threads={self.threads} must be > 0, or null for torch's default",
-        )
-        _require(self.block_steps >= 1, f"block_steps={self.block_steps} must be >= 1")
-        _require(
-            not isinstance(self.trainer.get("val_check_interval"), int) or self.block_steps == 1,
-            f"trainer.val_check_interval={self.trainer.get('val_check_interval')} counts "
-            "Lightning steps, each block_steps batches: set block_steps=1 with it",
         )
 
 

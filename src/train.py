@@ -13,6 +13,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
@@ -38,7 +39,7 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
     if not torch.cuda.is_available():  # else torch looks for a GPU again at every optimiser step
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = MNISTDataModule(config.data, seed=config.seed, block_steps=config.block_steps)
+    datamodule = MNISTDataModule(config.data, seed=config.seed)
     model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
     callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
@@ -114,6 +115,8 @@ def known_message(e: Exception) -> str | None:
     """One line for a failure with a known cause and fix, None for a bug (show the traceback)."""
     if isinstance(e, KNOWN_ERRORS):
         return str(e)
+    if isinstance(e, MisconfigurationException):  # a setting Lightning refused once it ran
+        return f"lightning: {str(e).strip().splitlines()[0]}"
     if isinstance(e, torch.OutOfMemoryError):
         return "out of GPU memory: try a smaller data.batch_size, or data.on_device=false"
     if isinstance(e, OSError) and e.strerror:
