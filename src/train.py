@@ -47,7 +47,7 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
     return datamodule, model, trainer
 
 
-def train(config: TrainConfig) -> float:
+def train(config: TrainConfig) -> float | None:
     """Fit, test, write metrics.json; return the monitored metric for Hydra's sweepers."""
     datamodule, model, trainer = build(config)
     epoch_metrics = next(c for c in trainer.callbacks if isinstance(c, EpochMetrics))
@@ -86,7 +86,8 @@ def train(config: TrainConfig) -> float:
             if isinstance(logger, TensorBoardLogger):
                 log_hparams(logger, settings, METRICS + noisy)
         log.info("test accuracy %.4f, metrics in %s", results["test_acc"], config.output_dir)
-    return float(fitted[config.monitor])
+    monitored = fitted.get(config.monitor)  # none when validation never ran
+    return None if monitored is None else float(monitored)
 
 
 def tested_weights(config: TrainConfig, trainer: L.Trainer) -> str | None:

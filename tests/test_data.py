@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from src.data import Blocks, DataError, MNISTDataModule, TensorBatches, corrupt_labels
+from src.data import DataError, MNISTDataModule, TensorBatches, corrupt_labels
 from src.lifecycle import compose_train
 from src.pixels import normalise
 from src.schema import typed
@@ -73,25 +73,14 @@ def test_train_batches_cover_the_epoch_exactly_once():
     assert not torch.equal(epochs[0], epochs[1]), "each epoch should reshuffle"
 
 
-def test_a_lightning_step_gets_a_block_of_consecutive_batches():
-    batches = TensorBatches(torch.zeros(103, 784), torch.arange(103), batch_size=10, shuffle=True)
-    blocks = Blocks(batches, size=4)
-    assert (len(blocks), blocks.steps) == (3, 11)
-    sizes = [[len(y) for _, y in block] for block in blocks]
-    assert sizes == [[10, 10, 10, 10], [10, 10, 10, 10], [10, 10, 3]]
-    batches.epoch = 0  # epoch 0 again, block by block and then batch by batch
-    blocked = torch.cat([y for block in blocks for _, y in block])
-    batches.epoch = 0
-    assert torch.equal(blocked, torch.cat([y for _, y in batches]))
-
-
-def test_a_blocks_images_are_right_while_its_step_uses_them():
-    """They are gathered into reused memory, each valid until the batch after next."""
+def test_a_batchs_images_stay_right_while_lightning_trains_on_it_and_prefetches_the_next():
+    """They are gathered into reused memory: the batch in training and the one prefetched."""
     images = torch.rand(103, 784)
     batches = TensorBatches(images, torch.arange(103), batch_size=10, shuffle=True)
-    for block in Blocks(batches, size=4):
-        for x, y in block:
-            assert torch.equal(x, images[y])
+    held = []
+    for x, y in batches:
+        held = [*held[-1:], (x, y)]
+        assert all(torch.equal(x, images[y]) for x, y in held)
 
 
 def test_shards_are_disjoint_and_cover_eval_data():

@@ -112,12 +112,6 @@ def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
         run(tiny_data, tmp_path, *never)
 
 
-def test_blocks_of_steps_train_exactly_as_one_step_at_a_time(tiny_data, tmp_path):
-    one = run(tiny_data, tmp_path / "one", "block_steps=1")
-    assert stable(run(tiny_data, tmp_path / "three", "block_steps=3")) == stable(one)
-    assert stable(run(tiny_data, tmp_path / "all", "block_steps=100")) == stable(one)
-
-
 def test_graphed_steps_replay_the_eager_step(tiny_data, tmp_path):
     """On a CPU the graphed module runs its capturable step eagerly: the same numbers."""
     config = tiny_config(tiny_data, tmp_path / "graphed", *SMALL)
@@ -127,11 +121,3 @@ def test_graphed_steps_replay_the_eager_step(tiny_data, tmp_path):
     trainer.fit(model, datamodule=datamodule)
     graphed = trainer.callbacks[0].history
     assert graphed == run(tiny_data, tmp_path / "eager")["history"]
-
-
-def test_max_steps_stops_inside_a_block(tiny_data, tmp_path):
-    metrics = run(
-        tiny_data, tmp_path, "block_steps=5", "+trainer.max_steps=9", "trainer.max_epochs=-1"
-    )
-    assert metrics["steps"] == 9  # 7 steps an epoch, 2 into the next
-    assert [h["step"] for h in metrics["history"]] == [7, 9]
