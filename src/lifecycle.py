@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # Keys of lightning.Trainer that change how many optimiser steps an epoch takes.
-STEP_COUNT_KEYS = {"limit_train_batches", "overfit_batches", "accumulate_grad_batches", "fast_dev_run"}
+STEP_COUNT_KEYS = {
+    "limit_train_batches",
+    "overfit_batches",
+    "accumulate_grad_batches",
+    "fast_dev_run",
+}
 
 # The trainer group takes any key (trainer.gradient_clip_val=1, no plus): conf/trainer/
 # default.yaml builds on this open node, and the gate checks every key against
