@@ -1,7 +1,7 @@
 """Where a training step's time goes: microseconds per optimiser step, by item, for the raw
 loop and for the project's Trainer path.
 
-    python -m benchmarks.profile_step [--model linear] [--epochs 4] [--block-steps 20]
+    python -m benchmarks.profile_step [--model linear] [--epochs 4]
 
 Each item is timed around the code that does it, over `--epochs` epochs after a warm-up;
 the project's "Lightning" item is what is left of an epoch's wall time.
@@ -26,13 +26,13 @@ from src.model import MLP
 from src.train import build
 
 GATHER = "data: gather the batch"
-GRADIENTS = "zero_grad, forward, loss, backward"
-OPTIMISER = "optimiser step (project: + schedule, step outputs)"
-BLOCK = "data: make the block"
-LIGHTNING = "Lightning: loop, hooks, progress bar"
+FORWARD = "forward, loss (project: + step outputs)"
+BACKWARD = "zero_grad, backward"
+OPTIMISER = "optimiser step"
+LIGHTNING = "Lightning: loop, hooks, schedule, progress bar"
 VALIDATION = "validation"
 EPOCH_END = "epoch end: metrics, checkpoints"
-ITEMS = [GATHER, GRADIENTS, OPTIMISER, BLOCK, LIGHTNING, VALIDATION, EPOCH_END]
+ITEMS = [GATHER, FORWARD, BACKWARD, OPTIMISER, LIGHTNING, VALIDATION, EPOCH_END]
 
 
 class Laps:
@@ -59,9 +59,11 @@ def raw_items(model: str, device: str, epochs: int) -> dict[str, float]:
         for idx in torch.randperm(len(x), device=device).split(512):
             xb, yb = x[idx], y[idx]
             laps.lap(GATHER)
+            loss = F.cross_entropy(net(xb), yb)
+            laps.lap(FORWARD)
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(xb), yb).backward()
-            laps.lap(GRADIENTS)
+            loss.backward()
+            laps.lap(BACKWARD)
             opt.step()
             laps.lap(OPTIMISER)
         with torch.no_grad():
@@ -74,25 +76,32 @@ def raw_items(model: str, device: str, epochs: int) -> dict[str, float]:
 
 
 class TimedClassifier(Classifier):
-    """The project's module with its step's parts timed."""
+    """The project's module with its step's parts timed: the optimiser step is what is left
+    of Lightning's optimizer_step hook once the closure's forward and backward are out."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.items: dict[str, float] = defaultdict(float)
 
-    def training_step(self, block, block_idx):
+    def timing(self, name: str, method: Callable, *args, **kwargs):
         start = time.perf_counter()
-        output = super().training_step(block, block_idx)
-        self.items[OPTIMISER] += time.perf_counter() - start
+        output = method(*args, **kwargs)
+        self.items[name] += time.perf_counter() - start
         return output
 
-    def gradients_of(self, x, y):
-        start = time.perf_counter()
-        output = super().gradients_of(x, y)
-        seconds = time.perf_counter() - start
-        self.items[GRADIENTS] += seconds
-        self.items[OPTIMISER] -= seconds
-        return output
+    def training_step(self, *args, **kwargs):
+        return self.timing(FORWARD, super().training_step, *args, **kwargs)
+
+    def optimizer_zero_grad(self, *args, **kwargs):
+        return self.timing(BACKWARD, super().optimizer_zero_grad, *args, **kwargs)
+
+    def backward(self, *args, **kwargs):
+        return self.timing(BACKWARD, super().backward, *args, **kwargs)
+
+    def optimizer_step(self, *args, **kwargs):
+        inner = self.items[FORWARD] + self.items[BACKWARD]
+        self.timing(OPTIMISER, super().optimizer_step, *args, **kwargs)
+        self.items[OPTIMISER] -= self.items[FORWARD] + self.items[BACKWARD] - inner
 
 
 def timed(items: Iterable, account: Callable[[float], None]) -> Iterator:
@@ -108,42 +117,20 @@ def timed(items: Iterable, account: Callable[[float], None]) -> Iterator:
         yield item
 
 
-class TimedBlock:
-    """A block whose batches, gathered as the step reaches them, are timed apart."""
+class TimedBatches:
+    """The training batches, the time spent gathering each counted."""
 
-    def __init__(self, block, items: dict[str, float]) -> None:
-        self.block, self.items = block, items
+    def __init__(self, batches, items: dict[str, float]) -> None:
+        self.batches, self.items = batches, items
 
     def __len__(self) -> int:
-        return len(self.block)
+        return len(self.batches)
 
     def __iter__(self) -> Iterator:
-        return timed(self.block, self.gathered)
+        return timed(self.batches, self.gathered)
 
     def gathered(self, seconds: float) -> None:
         self.items[GATHER] += seconds
-        self.items[OPTIMISER] -= seconds  # the step's own timer counted it too
-
-
-class TimedBatches:
-    """The training blocks, the time spent making each counted, each block timed too."""
-
-    def __init__(self, blocks, items: dict[str, float]) -> None:
-        self.blocks, self.items = blocks, items
-
-    def __len__(self) -> int:
-        return len(self.blocks)
-
-    @property
-    def steps(self) -> int:
-        return self.blocks.steps
-
-    def __iter__(self) -> Iterator:
-        for block in timed(self.blocks, self.made):
-            yield TimedBlock(block, self.items)
-
-    def made(self, seconds: float) -> None:
-        self.items[BLOCK] += seconds
 
 
 class EpochClock(L.Callback):
@@ -175,33 +162,30 @@ class EpochClock(L.Callback):
         self.end = time.perf_counter()
 
 
-def project_items(
-    model: str, device: str, epochs: int, block_steps: int
-) -> tuple[dict[str, float], int]:
+def project_items(model: str, device: str, epochs: int) -> tuple[dict[str, float], int]:
     """The project's epoch, item by item: seconds per epoch, medians over epochs; and its
     optimiser steps."""
     with tempfile.TemporaryDirectory() as out:
-        config = project_config(model, epochs + 2, Path(out), device, f"block_steps={block_steps}")
+        config = project_config(model, epochs + 2, Path(out), device)
         datamodule, _, trainer = build(config)
         module = TimedClassifier(config.model)
         clock = EpochClock(module)
-        blocks = datamodule.train_dataloader
-        datamodule.train_dataloader = lambda: TimedBatches(blocks(), module.items)
+        batches = datamodule.train_dataloader
+        datamodule.train_dataloader = lambda: TimedBatches(batches(), module.items)
         trainer.callbacks.append(clock)
         trainer.fit(module, datamodule=datamodule)
     items = {name: statistics.median(values[1:]) for name, values in clock.per_epoch.items()}
-    return items, blocks().steps
+    return items, trainer.global_step // trainer.current_epoch
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="linear", choices=list(MODELS))
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--block-steps", type=int, default=20)
     args = parser.parse_args()
     quiet()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    project, steps = project_items(args.model, device, args.epochs, args.block_steps)
+    project, steps = project_items(args.model, device, args.epochs)
     raw = raw_items(args.model, device, args.epochs)
     print(f"\nµs per optimiser step, {args.model}, {device}, median of {args.epochs} epochs")
     print("\n| item | raw loop | project |\n|---|---|---|")

@@ -1,16 +1,31 @@
 """The progress bar: Lightning's TQDM bar, ending on the last epoch's own train metrics."""
 
+import time
+
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 
 class ProgressBar(TQDMProgressBar):
-    """TQDMProgressBar whose final line shows the last epoch's train metrics; no bars for
-    validation and testing.
+    """TQDMProgressBar that redraws at most every `min_seconds` (and at an epoch's end),
+    whose final line shows the last epoch's train metrics; no bars for validation and testing.
 
-    Lightning refreshes the bar at an epoch's end before the epoch's train metrics are
-    logged, so the stock bar ends on those of the epoch before.
+    A small model trains a thousand batches a second: redrawing every `refresh_rate` batches
+    would still cost it more than its progress is worth to a reader. And Lightning refreshes
+    the bar at an epoch's end before the epoch's train metrics are logged, so the stock bar
+    ends on those of the epoch before.
     """
+
+    def __init__(self, refresh_rate: int = 1, min_seconds: float = 0.5, **kwargs) -> None:
+        super().__init__(refresh_rate=refresh_rate, **kwargs)
+        self.min_seconds = min_seconds
+        self.drawn = 0.0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.monotonic()
+        if now - self.drawn >= self.min_seconds or batch_idx + 1 == self.train_progress_bar.total:
+            self.drawn = now
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
