@@ -41,29 +41,33 @@ class Classifier(L.LightningModule):
             return F.mse_loss(logits.softmax(dim=1), one_hot)
         return F.cross_entropy(logits, y)
 
-    def step(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+    def step(self, batch: tuple[Tensor, ...]) -> dict:
         """The loss Lightning optimises, and what `EpochMetrics` keeps of the batch: its loss
-        (Lightning scales its own copy when accumulating), predictions and targets."""
+        (Lightning scales its own copy when accumulating) and size, predictions and targets."""
         x, y = batch[0], batch[1]
         logits = self(x)
         loss = self.loss(logits, y)
         return {
             "loss": loss,
-            "batch_loss": loss.detach(),
+            "losses": loss.detach().reshape(1),
+            "sizes": [len(y)],
             "preds": logits.detach().argmax(dim=1),
             "targets": y,
         }
 
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict:
         return self.step(batch)
 
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict:
         return self.step(batch)
 
-    def test_step(
-        self, batch: tuple[Tensor, ...], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int, dataloader_idx: int = 0) -> dict:
         return self.step(batch)
+
+    def planned_steps(self) -> int:
+        """The optimiser steps the one-cycle schedule spans: Lightning's estimate, which counts
+        accumulation, limit_train_batches, overfit_batches, max_steps and the devices."""
+        return self.trainer.estimated_stepping_batches
 
     def configure_optimizers(self) -> dict:
         config, params = self.config, self.net.parameters()
@@ -82,8 +86,6 @@ class Classifier(L.LightningModule):
             optimizer = cls(params, lr=self.lr, weight_decay=config.weight_decay, fused=True)
         if config.scheduler is Scheduler.none:
             return {"optimizer": optimizer}
-        # Spans the optimiser steps Lightning will take: its estimate counts accumulation,
-        # limit_train_batches, overfit_batches, max_steps and the devices.
-        steps = self.trainer.estimated_stepping_batches
+        steps = self.planned_steps()
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

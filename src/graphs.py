@@ -64,7 +64,13 @@ class GraphedClassifier(Classifier):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, y = batch[0], batch[1]
         loss, preds = self.gradients_of(x, y)
-        return {"loss": loss, "batch_loss": loss, "preds": preds, "targets": y}
+        return {
+            "loss": loss,
+            "losses": loss.reshape(1),
+            "sizes": [len(y)],
+            "preds": preds,
+            "targets": y,
+        }
 
     def backward(self, *args, **kwargs) -> None:
         """Nothing left to do: the replay wrote the gradients."""

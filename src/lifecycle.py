@@ -27,6 +27,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.blocks import block_steps
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
 from src.data import DataError, require_files, training_images
@@ -73,6 +74,7 @@ def gate(cfg: DictConfig) -> TrainConfig:
     check_batches(config)
     if config.ckpt_path is not None:
         check_resumable(config)
+        block_steps(config)  # refuses a checkpoint of the fast path resumed off it
     return config
 
 

@@ -62,8 +62,8 @@ class EpochMetrics(L.Callback):
         self.keep(TEST_STAGES[dataloader_idx], outputs, *batch[2:])
 
     def keep(self, stage: str, outputs: dict, *corrupted: Tensor) -> None:
-        """A step's predictions, targets and loss (and which labels are wrong)."""
-        kept = (outputs["preds"], outputs["targets"], outputs["batch_loss"])
+        """A step's per-batch losses and sizes, predictions and targets (and which are wrong)."""
+        kept = (outputs["preds"], outputs["targets"], outputs["losses"], outputs["sizes"])
         self.outputs[stage].append((*kept, *corrupted))
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
@@ -76,13 +76,11 @@ class EpochMetrics(L.Callback):
         if trainer.sanity_checking:
             return
         self.best_val_acc = max(self.best_val_acc, float(values["val/acc"]))
-        pl_module.log_dict(
-            {**values, "val/best_acc": self.best_val_acc}, prog_bar=True, sync_dist=True
-        )
+        self.log_epoch(trainer, pl_module, {**values, "val/best_acc": self.best_val_acc})
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.check_finite(trainer)
-        pl_module.log_dict(self.measure("train"), prog_bar=True, sync_dist=True)
+        self.log_epoch(trainer, pl_module, self.measure("train"))
         metrics = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
         self.history.append(
             {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
@@ -95,14 +93,24 @@ class EpochMetrics(L.Callback):
             values.update(self.measure(stage))
         pl_module.log_dict(values, sync_dist=True)
 
+    @staticmethod
+    def log_epoch(trainer: L.Trainer, pl_module: L.LightningModule, values: dict) -> None:
+        """`values` for callbacks and the progress bar, and for the loggers against the
+        optimiser step: Lightning's own x-axis counts its training steps, each a block of
+        batches on the fast path (src/blocks.py)."""
+        pl_module.log_dict(values, prog_bar=True, sync_dist=True, logger=False)
+        scalars = {k: float(v) for k, v in values.items()}
+        for logger in trainer.loggers:
+            logger.log_metrics({**scalars, "epoch": trainer.current_epoch}, trainer.global_step)
+
     def measure(self, stage: str) -> dict[str, Tensor]:
         """`<stage>/loss` and `<stage>/acc` over the stage's kept outputs, which are dropped."""
         outputs = self.outputs.pop(stage, [])
         if not outputs:
             return {}
-        preds, targets, losses, *corrupted = zip(*outputs, strict=True)
-        losses = torch.stack(losses)
-        sizes = torch.tensor([len(t) for t in targets], device=losses.device)
+        preds, targets, losses, sizes, *corrupted = zip(*outputs, strict=True)
+        losses = torch.cat(losses)
+        sizes = torch.tensor([n for step in sizes for n in step], device=losses.device)
         preds, targets = torch.cat(preds), torch.cat(targets)
         values = {
             f"{stage}/loss": self.mean_of(losses, sizes),
@@ -129,7 +137,7 @@ class EpochMetrics(L.Callback):
         optimiser step (Lightning's global_step counts those, a batch each unless accumulating)."""
         if not self.outputs["train"]:
             return
-        losses = torch.stack([kept[2] for kept in self.outputs["train"]])
+        losses = torch.cat([kept[2] for kept in self.outputs["train"]])
         if not losses.isfinite().all():
             first = int((~losses.isfinite()).nonzero()[0])
             step = self.epoch_start_step + first // trainer.accumulate_grad_batches

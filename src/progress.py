@@ -21,11 +21,24 @@ class ProgressBar(TQDMProgressBar):
         self.min_seconds = min_seconds
         self.drawn = 0.0
 
+    @property
+    def total_train_batches(self) -> int | float:
+        """Batches, also where a Lightning step trains on several (src/blocks.py)."""
+        loader = self.trainer.train_dataloader
+        return getattr(loader, "steps", super().total_train_batches)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.batches = 0
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        now = time.monotonic()
-        if now - self.drawn >= self.min_seconds or batch_idx + 1 == self.train_progress_bar.total:
+        self.batches += len(outputs["sizes"])
+        bar, now = self.train_progress_bar, time.monotonic()
+        due = self.batches % self.refresh_rate == 0 and now - self.drawn >= self.min_seconds
+        if self.is_enabled and not bar.disable and (due or self.batches == bar.total):
             self.drawn = now
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            bar.n = self.batches
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # and redraws
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         metrics = super().get_metrics(trainer, pl_module)

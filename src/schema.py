@@ -175,6 +175,7 @@ class TrainConfig:
     monitor: str = MISSING
     test_weights: TestWeights = MISSING
     threads: int | None = MISSING
+    block_steps: int = MISSING  # batches per Lightning step where nothing counts batches
     cuda_graphs: bool = MISSING  # replay each step's forward and backward as a CUDA graph
     output_dir: str = MISSING
 
@@ -184,6 +185,7 @@ class TrainConfig:
             self.threads is None or self.threads > 0,
             f"threads={self.threads} must be > 0, or null for torch's default",
         )
+        _require(self.block_steps >= 1, f"block_steps={self.block_steps} must be >= 1")
 
 
 def plain(config: Any) -> dict[str, Any]:

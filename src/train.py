@@ -17,6 +17,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from src.blocks import BlockClassifier, BlockDataModule, block_steps
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
 from src.console import exit_with, quiet
@@ -39,8 +40,13 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
     if not torch.cuda.is_available():  # else torch looks for a GPU again at every optimiser step
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = MNISTDataModule(config.data, seed=config.seed)
-    model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
+    blocks = block_steps(config)
+    if blocks > 1:
+        datamodule = BlockDataModule(config.data, config.seed, blocks)
+        model = BlockClassifier(config.model, blocks)
+    else:
+        datamodule = MNISTDataModule(config.data, seed=config.seed)
+        model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
     callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
     trainer = L.Trainer(**config.trainer, logger=loggers, callbacks=callbacks)

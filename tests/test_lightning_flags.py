@@ -57,8 +57,10 @@ class Batches(L.Callback):
 
 
 def fit(tiny_data: Path, out: Path, *overrides: str) -> tuple[L.LightningModule, L.Trainer]:
-    """Fit in-process; the trainer's callbacks end with a `Batches` counter."""
-    datamodule, model, trainer = build(tiny_config(tiny_data, out, *TEN_BATCHES, *overrides))
+    """Fit in-process; the trainer's callbacks end with a `Batches` counter, which build()
+    did not see: block_steps=1 asks for the one batch a step it would have chosen."""
+    config = tiny_config(tiny_data, out, *TEN_BATCHES, "block_steps=1", *overrides)
+    datamodule, model, trainer = build(config)
     trainer.callbacks.append(Batches())
     trainer.fit(model, datamodule=datamodule)
     return model, trainer
@@ -133,11 +135,9 @@ def test_limit_val_and_test_batches_count_batches_of_the_batch_size(
     """20 validation images (2 batches of 10); 30 test images (3) and the 100 training
     images measured at test time (10)."""
     limits = [f"trainer.limit_val_batches={limit}", f"trainer.limit_test_batches={limit}"]
-    datamodule, model, trainer = build(tiny_config(tiny_data, tmp_path, *TEN_BATCHES, *limits))
-    counter = Batches()
-    trainer.callbacks.append(counter)
-    trainer.fit(model, datamodule=datamodule)
-    trainer.test(model, datamodule=datamodule, verbose=False)
+    model, trainer = fit(tiny_data, tmp_path, *limits)
+    counter = trainer.callbacks[-1]
+    trainer.test(model, datamodule=trainer.datamodule, verbose=False)
     assert counter.val == [val, val]
     assert counter.test == test
 
@@ -229,7 +229,9 @@ def test_learning_rate_finder_callback_sets_the_rate_the_run_trains_at(tiny_data
 
 
 def test_tuner_lr_find_suggests_a_rate_and_sets_it(tiny_data, tmp_path):
-    datamodule, model, trainer = build(tiny_config(tiny_data, tmp_path, *TEN_BATCHES))
+    """Tuner is called on what build() made, so build() must be told: block_steps=1."""
+    config = tiny_config(tiny_data, tmp_path, *TEN_BATCHES, "block_steps=1")
+    datamodule, model, trainer = build(config)
     finder = Tuner(trainer).lr_find(model, datamodule=datamodule, num_training=20)
     assert finder.suggestion() == model.lr != 3e-3
     trainer.fit(model, datamodule=datamodule)

@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import torch
 
+from src.blocks import block_steps
 from src.checkpoint import CheckpointError
 from src.graphs import GraphedClassifier
 from src.metrics import DivergedError
@@ -112,9 +113,63 @@ def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
         run(tiny_data, tmp_path, *never)
 
 
+def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path):
+    one = run(tiny_data, tmp_path / "one", "block_steps=1")
+    assert stable(run(tiny_data, tmp_path / "three", "block_steps=3")) == stable(one)
+    assert stable(run(tiny_data, tmp_path / "all", "block_steps=100")) == stable(one)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "blocks"),
+    [
+        ([], 20),
+        (["trainer=ddp_cpu", "trainer.check_val_every_n_epoch=2"], 20),
+        (["trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=2"], 20),
+        (["trainer.gradient_clip_val=1"], 1),
+        (["trainer.max_steps=5"], 1),
+        (["+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor"], 1),
+        (
+            [
+                "+callbacks.last_checkpoint.every_n_train_steps=5",
+                "callbacks.last_checkpoint.every_n_epochs=null",
+            ],
+            1,
+        ),
+        (inject("FailAt", where="callback", epoch=2), 1),
+    ],
+    ids=[
+        "defaults",
+        "epochs and devices",
+        "evaluation batches",
+        "clipping",
+        "max_steps",
+        "another callback",
+        "steps checkpoint",
+        "a test's callback",
+    ],
+)
+def test_only_a_run_in_which_nothing_counts_batches_takes_the_fast_path(
+    tiny_data, tmp_path, overrides, blocks
+):
+    assert block_steps(tiny_config(tiny_data, tmp_path, *SMALL, *overrides)) == blocks
+
+
+def test_a_fast_path_checkpoint_resumes_on_the_fast_path_only(tiny_data, tmp_path):
+    run(tiny_data, tmp_path, "trainer.max_epochs=2", "model.scheduler=none")
+    last = f"ckpt_path={tmp_path}/checkpoints/last.ckpt"
+    with pytest.raises(ConfigError, match="was trained 20 batches a Lightning step"):
+        tiny_config(
+            tiny_data, tmp_path, *SMALL, "model.scheduler=none", "trainer.max_steps=50", last
+        )
+    resumed = tiny_config(
+        tiny_data, tmp_path, *SMALL, "model.scheduler=none", "block_steps=5", last
+    )
+    assert block_steps(resumed) == 20
+
+
 def test_graphed_steps_replay_the_eager_step(tiny_data, tmp_path):
     """On a CPU the graphed module runs its capturable step eagerly: the same numbers."""
-    config = tiny_config(tiny_data, tmp_path / "graphed", *SMALL)
+    config = tiny_config(tiny_data, tmp_path / "graphed", *SMALL, "block_steps=1")
     datamodule, _, trainer = build(config)
     L.seed_everything(config.seed, verbose=False)  # as build() did before making its model
     model = GraphedClassifier(config.model)
