@@ -6,11 +6,13 @@
 Each epoch is one pass over the 55,000 training images and one over the 5,000
 validation images, batch 512, AdamW. The first epoch is a warm-up and is not counted.
 (a) raw: a plain loop slicing a pre-normalised tensor; (b) project: `src.train.build`,
-exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar);
-(c) classic: torchvision MNIST -> PIL -> ToTensor -> Normalize through a DataLoader,
-in the same Trainer. (a) and (b) alternate epoch by epoch, so both see the machine in the
-same state. On a GPU also (d) the project with cuda_graphs=true and (e) the raw step
-captured whole as one CUDA graph, the floor. Then whole-process figures for
+exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar), on
+its fast path (src/blocks.py); (b1) the same with Lightning's own loop, one batch a step
+(block_steps=1), which any batch-counting flag gets; (c) classic: torchvision MNIST -> PIL
+-> ToTensor -> Normalize through a DataLoader, in (b1)'s Trainer. (a) alternates epoch by
+epoch with (b), and again with (b1), so both see the machine in the same state. On a
+GPU also (d) the project with cuda_graphs=true and (e) the raw step captured whole as one
+CUDA graph, the floor. Then whole-process figures for
 `python -m src.train` (one epoch) and for its imports alone, over `--runs` runs.
 """
 
@@ -43,6 +45,7 @@ from src.train import build
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"linear": [], "mlp3": [256, 128], "wide": [1024, 1024]}
+ONE = ("block_steps=1",)  # Lightning's own loop, one batch a step
 
 
 class EpochTimer(L.Callback):
@@ -123,7 +126,7 @@ def time_trainer(
     with tempfile.TemporaryDirectory() as out:
         cfg = project_config(model, epochs, Path(out), device, *overrides)
         datamodule, module, trainer = build(cfg)
-        if classic:
+        if classic:  # a DataLoader of single images: Lightning's own loop (block_steps=1)
             datamodule = ClassicMNIST(cfg.data.data_dir)
         timer = EpochTimer(between)
         trainer.callbacks.append(timer)
@@ -268,10 +271,13 @@ def main() -> None:
         print(f"[{model}] raw loop and project Trainer path, epoch by epoch ...", flush=True)
         timer = time_trainer(model, epochs, device, between=raw_loop(model, device))
         raw, project = timer.between_seconds[1:], timer.seconds[1:]
+        print(f"[{model}] raw loop and Lightning's own loop, epoch by epoch ...", flush=True)
+        timer = time_trainer(model, epochs, device, between=raw_loop(model, device), overrides=ONE)
+        raw_one, one = timer.between_seconds[1:], timer.seconds[1:]
         classic, graphed, floor = [], [], []
         if not args.skip_classic:
             print(f"[{model}] classic per-sample pipeline ...", flush=True)
-            classic = time_trainer(model, epochs, device, classic=True).seconds[1:]
+            classic = time_trainer(model, epochs, device, True, overrides=ONE).seconds[1:]
         if device == "cuda":
             print(f"[{model}] project with cuda_graphs=true, and the captured raw step ...")
             graphed = time_trainer(model, epochs, device, overrides=("cuda_graphs=true",)).seconds
@@ -280,6 +286,7 @@ def main() -> None:
         a, b = statistics.median(raw), statistics.median(project)
         c_over_b = f"{statistics.median(classic) / b:.1f}" if classic else "-"
         row = f"| {model} | {fmt(raw)} | {fmt(project)} | {b / a:.2f} ({pairs:.2f}) "
+        row += f"| {fmt(one)} | {statistics.median(one) / statistics.median(raw_one):.2f} "
         row += f"| {fmt(classic)} | {c_over_b} "
         if device == "cuda":
             d, e = statistics.median(graphed), statistics.median(floor)
@@ -288,7 +295,8 @@ def main() -> None:
     print(f"[mlp3] whole process, {args.runs} runs ...", flush=True)
     p = whole_process("mlp3", args.runs)
     hardware = f"{cpu_name()}, {os.cpu_count()} cores"
-    header = "| model | (a) raw loop | (b) project | b/a (per pair) | (c) classic | c/b "
+    header = "| model | (a) raw loop | (b) project | b/a (per pair) "
+    header += "| (b1) Lightning's loop | b1/a | (c) classic | c/b "
     if device == "cuda":
         hardware += f", {torch.cuda.get_device_name()}"
         header += "| (d) project, cuda_graphs | (e) captured raw step | d/e "

@@ -1,5 +1,5 @@
 """Where a training step's time goes: microseconds per optimiser step, by item, for the raw
-loop and for the project's Trainer path.
+loop and for the project's Trainer path with Lightning's own loop (block_steps=1).
 
     python -m benchmarks.profile_step [--model linear] [--epochs 4]
 
@@ -166,7 +166,8 @@ def project_items(model: str, device: str, epochs: int) -> tuple[dict[str, float
     """The project's epoch, item by item: seconds per epoch, medians over epochs; and its
     optimiser steps."""
     with tempfile.TemporaryDirectory() as out:
-        config = project_config(model, epochs + 2, Path(out), device)
+        # Lightning's own loop, one batch a step: what the fast path (src/blocks.py) saves.
+        config = project_config(model, epochs + 2, Path(out), device, "block_steps=1")
         datamodule, _, trainer = build(config)
         module = TimedClassifier(config.model)
         clock = EpochClock(module)
