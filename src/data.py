@@ -9,7 +9,7 @@ from torch import Tensor
 from torchvision import datasets
 
 from src.pixels import normalise
-from src.schema import CLASSES, TRAIN_IMAGES, DataConfig, Dataset, plain
+from src.schema import CLASSES, PIXELS, TRAIN_IMAGES, DataConfig, Dataset, plain
 
 SOURCES = {Dataset.mnist: datasets.MNIST, Dataset.fashion_mnist: datasets.FashionMNIST}
 RAW_FILES = (
@@ -102,6 +102,16 @@ class TensorBatches:
         views = [t[self.rank :: self.world_size] for t in shard]
         for start in range(0, len(views[0]), self.batch_size):
             yield tuple(v[start : start + self.batch_size] for v in views)
+
+
+def normalised(images: Tensor, rows: Tensor, device: torch.device) -> Tensor:
+    """normalise(images[rows]) on `device`, a few thousand rows at a time, so that no uint8
+    copy of the whole split is made beside its float32 one."""
+    x = torch.empty(len(rows), PIXELS, device=device)
+    for start in range(0, len(rows), 4096):
+        chunk = rows[start : start + 4096]
+        x[start : start + len(chunk)] = normalise(images[chunk].to(device))
+    return x
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -228,7 +238,7 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in ("fit", "validate", "test") and self.train is None:
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
-            x, clean = normalise(images[train_idx].to(device)), labels[train_idx]
+            x, clean = normalised(images, train_idx, device), labels[train_idx]
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
@@ -236,11 +246,14 @@ class MNISTDataModule(L.LightningDataModule):
             noisy = self.config.label_noise > 0
             wrong = corrupted if noisy else None
             self.train_set = TensorBatches(x, y, evaluate, corrupted=wrong, **shard)
-            val_x, val_y = normalise(images[val_idx].to(device)), labels[val_idx].to(device)
+            val_x, val_y = normalised(images, val_idx, device), labels[val_idx].to(device)
             self.val = TensorBatches(val_x, val_y, evaluate, **shard)
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
-            test_x, test_y = normalise(images.to(device)), labels.to(device)
+            test_x, test_y = (
+                normalised(images, torch.arange(len(images)), device),
+                labels.to(device),
+            )
             self.test = TensorBatches(test_x, test_y, evaluate, **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:

@@ -136,7 +136,7 @@ def mistakes_figure(images: Tensor, probabilities: Tensor, targets: Tensor) -> P
         f"says {int(preds[i])} ({float(confidence[i]):.0%}), is {int(targets[i])}" for i in worst
     ]
     title = f"The {len(worst)} most confident mistakes of {len(wrong)} on the test set"
-    return tiled(images[worst], labels, 8, title, "gray")
+    return tiled(images[worst.to(images.device)].cpu(), labels, 8, title, "gray")
 
 
 class Pictures(L.Callback):
@@ -152,17 +152,15 @@ class Pictures(L.Callback):
             return
         shard = trainer.datamodule.test_dataloader()[0]
         batches = TensorBatches(shard.x, shard.y, shard.batch_size)  # all of it, under DDP too
-        images, logits, targets = [], [], []
-        for x, y in batches:
-            images.append(x.cpu())
-            logits.append(pl_module(x).cpu())
-            targets.append(y.cpu())
-        images, targets = torch.cat(images), torch.cat(targets)
+        precision = trainer.precision_plugin  # the model may be float64, or run under autocast
+        with precision.forward_context():
+            logits = [pl_module(precision.convert_input(x)).float().cpu() for x, _ in batches]
         probabilities = torch.cat(logits).softmax(dim=1)
+        targets = batches.y.cpu()
         pictures = {
             "weights": weight_images(pl_module.net),
             "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
-            "mistakes": mistakes_figure(images, probabilities, targets),
+            "mistakes": mistakes_figure(batches.x, probabilities, targets),
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, picture in pictures.items():

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -43,8 +44,15 @@ def test_confusion_counts_every_test_digit():
     assert picture.labels[20:23] == ["0", "1", "1"]  # row 2: one 2 said 1, one said 2
 
 
-def test_a_run_saves_its_pictures_and_shows_them_in_tensorboard(tiny_data, tmp_path):
-    config = tiny_config(tiny_data, tmp_path, "model=linear", "trainer.max_epochs=1")
+@pytest.mark.parametrize("precision", ["32-true", "64-true", "bf16-mixed"])
+def test_a_run_saves_its_pictures_and_shows_them_in_tensorboard(tiny_data, tmp_path, precision):
+    config = tiny_config(
+        tiny_data,
+        tmp_path,
+        "model=linear",
+        "trainer.max_epochs=1",
+        f"trainer.precision={precision}",
+    )
     config.callbacks["pictures"] = {
         "_target_": "src.pictures.Pictures",
         "folder": str(tmp_path / "pictures"),
