@@ -40,6 +40,7 @@ from src.console import quiet
 from src.data import MNISTDataModule
 from src.lifecycle import compose_train, gate
 from src.model import MLP
+from src.pixels import normalise
 from src.schema import TrainConfig
 from src.train import build
 
@@ -139,7 +140,8 @@ def split_tensors(device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     dm = MNISTDataModule(gate(compose_train("data.on_device=false", "output_dir=.")).data)
     dm.prepare_data()
     dm.setup("fit")
-    return tuple(t.to(device) for t in (dm.train.x, dm.train.y, dm.val.x, dm.val.y))
+    x, val_x = normalise(dm.train.pixels), normalise(dm.val.pixels)
+    return tuple(t.to(device) for t in (x, dm.train.y, val_x, dm.val.y))
 
 
 def raw_loop(model: str, device: str) -> Callable[[], float]:

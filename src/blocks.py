@@ -55,7 +55,7 @@ def block_steps(config: TrainConfig) -> int:
     trainer, callbacks = config.trainer, config.callbacks.values()
     plain = (
         trainer.keys() <= PLAIN_TRAINER_ARGUMENTS
-        and trainer.get("max_epochs", -1) > 0
+        and (trainer.get("max_epochs") or -1) > 0
         and all(c.get("_target_") in PROJECT_CALLBACKS for c in callbacks)
         and not any(c.get(key) for c in callbacks for key in STEP_CHECKPOINTS)
         and not config.cuda_graphs

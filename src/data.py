@@ -1,4 +1,5 @@
-"""MNIST-style data normalised once into tensors and served as shuffled slices of them."""
+"""MNIST-style data kept as uint8 pixels in memory, served as shuffled batches normalised
+one at a time."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from torch import Tensor
 from torchvision import datasets
 
 from src.pixels import normalise
-from src.schema import CLASSES, PIXELS, TRAIN_IMAGES, DataConfig, Dataset, plain
+from src.schema import CLASSES, TRAIN_IMAGES, DataConfig, Dataset, plain
 
 SOURCES = {Dataset.mnist: datasets.MNIST, Dataset.fashion_mnist: datasets.FashionMNIST}
 RAW_FILES = (
@@ -25,10 +26,10 @@ class DataError(RuntimeError):
 
 
 class TensorBatches:
-    """Batches sliced from in-memory normalised images [N, 784]; a fresh seeded order each
-    epoch. One index_select a batch: normalising each batch again would cost a small model
-    more time than the gather. Given `corrupted` (which labels are wrong), batches carry its
-    slice too.
+    """Batches of in-memory uint8 `pixels` [N, 784], normalised as they are served; a fresh
+    seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
+    for two more passes over each batch. Given `corrupted` (which labels are wrong),
+    batches carry its slice too.
 
     The permutation depends only on (seed, epoch), so a run resumed at an epoch
     boundary sees exactly the batches an uninterrupted run would. Under DDP each
@@ -38,7 +39,7 @@ class TensorBatches:
 
     def __init__(
         self,
-        x: Tensor,
+        pixels: Tensor,
         y: Tensor,
         batch_size: int,
         shuffle: bool = False,
@@ -47,14 +48,14 @@ class TensorBatches:
         world_size: int = 1,
         corrupted: Tensor | None = None,
     ) -> None:
-        self.x, self.y, self.corrupted = x, y, corrupted
+        self.pixels, self.y, self.corrupted = pixels, y, corrupted
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.buffers: list[Tensor] | None = None  # for gather
 
     def indices(self) -> Tensor:
-        n = len(self.x)
+        n = len(self.pixels)
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
             order = torch.randperm(n, generator=generator)
@@ -62,13 +63,13 @@ class TensorBatches:
             order = torch.cat([order, order[: padded - n]])
         else:
             order = torch.arange(n)
-        return order[self.rank :: self.world_size].to(self.x.device)
+        return order[self.rank :: self.world_size].to(self.pixels.device)
 
     def __len__(self) -> int:
-        shard = len(self.x) // self.world_size
+        shard = len(self.pixels) // self.world_size
         if self.shuffle:
-            shard = -(-len(self.x) // self.world_size)
-        elif self.rank < len(self.x) % self.world_size:
+            shard = -(-len(self.pixels) // self.world_size)
+        elif self.rank < len(self.pixels) % self.world_size:
             shard += 1
         return -(-shard // self.batch_size)
 
@@ -82,13 +83,17 @@ class TensorBatches:
     def gather(self, batch: Tensor) -> tuple[Tensor, ...]:
         """The images and labels (and which labels are wrong) at the indices `batch`.
 
-        The images go into three buffers in turn (a fresh allocation per batch costs page
-        faults), so each stays valid while Lightning trains on it and prefetches the next.
+        The images are normalised into three buffers in turn (a fresh allocation per batch
+        costs page faults), so each stays valid while Lightning trains on it and prefetches
+        the next.
         """
         if self.buffers is None:
-            self.buffers = [self.x.new_empty(self.batch_size, self.x.shape[1]) for _ in "abc"]
+            shape = (self.batch_size, self.pixels.shape[1])
+            self.gathered = self.pixels.new_empty(shape)
+            self.buffers = [torch.empty(shape, device=self.pixels.device) for _ in "abc"]
         self.buffers.append(self.buffers.pop(0))
-        x = torch.index_select(self.x, 0, batch, out=self.buffers[-1][: len(batch)])
+        pixels = torch.index_select(self.pixels, 0, batch, out=self.gathered[: len(batch)])
+        x = normalise(pixels, out=self.buffers[-1][: len(batch)])
         y = self.y.index_select(0, batch)
         return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
@@ -97,21 +102,12 @@ class TensorBatches:
             for batch in self.epoch_batches():
                 yield self.gather(batch)
             return
-        # In order: the rank's rows are a strided view, its batches slices of it, no copies.
-        shard = (self.x, self.y, *([] if self.corrupted is None else [self.corrupted]))
-        views = [t[self.rank :: self.world_size] for t in shard]
-        for start in range(0, len(views[0]), self.batch_size):
-            yield tuple(v[start : start + self.batch_size] for v in views)
-
-
-def normalised(images: Tensor, rows: Tensor, device: torch.device) -> Tensor:
-    """normalise(images[rows]) on `device`, a few thousand rows at a time, so that no uint8
-    copy of the whole split is made beside its float32 one."""
-    x = torch.empty(len(rows), PIXELS, device=device)
-    for start in range(0, len(rows), 4096):
-        chunk = rows[start : start + 4096]
-        x[start : start + len(chunk)] = normalise(images[chunk].to(device))
-    return x
+        # In order: the rank's rows are a strided view, its batches slices of it.
+        shard = (self.pixels, self.y, *([] if self.corrupted is None else [self.corrupted]))
+        pixels, *labels = [t[self.rank :: self.world_size] for t in shard]
+        for start in range(0, len(pixels), self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            yield normalise(pixels[rows]), *(t[rows] for t in labels)
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -173,7 +169,7 @@ def training_images(config: DataConfig) -> int:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST (or Fashion-MNIST) decoded once into normalised float32 tensors.
+    """MNIST (or Fashion-MNIST) decoded once into uint8 tensors of flattened images.
 
     The validation split is carved from the 60,000 training images with a fixed seed, and
     only the training split's labels are ever corrupted; the official 10,000 test images
@@ -238,23 +234,20 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in ("fit", "validate", "test") and self.train is None:
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
-            x, clean = normalised(images, train_idx, device), labels[train_idx]
+            pixels, clean = images[train_idx].flatten(1).to(device), labels[train_idx]
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
-            self.train = TensorBatches(x, y, train, shuffle=True, seed=self.seed, **shard)
+            self.train = TensorBatches(pixels, y, train, shuffle=True, seed=self.seed, **shard)
             noisy = self.config.label_noise > 0
             wrong = corrupted if noisy else None
-            self.train_set = TensorBatches(x, y, evaluate, corrupted=wrong, **shard)
-            val_x, val_y = normalised(images, val_idx, device), labels[val_idx].to(device)
-            self.val = TensorBatches(val_x, val_y, evaluate, **shard)
+            self.train_set = TensorBatches(pixels, y, evaluate, corrupted=wrong, **shard)
+            val_pixels = images[val_idx].flatten(1).to(device)
+            self.val = TensorBatches(val_pixels, labels[val_idx].to(device), evaluate, **shard)
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
-            test_x, test_y = (
-                normalised(images, torch.arange(len(images)), device),
-                labels.to(device),
-            )
-            self.test = TensorBatches(test_x, test_y, evaluate, **shard)
+            test_pixels, test_y = images.flatten(1).to(device), labels.to(device)
+            self.test = TensorBatches(test_pixels, test_y, evaluate, **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Seeded train/val indices, then the optional class-balanced train subset."""
@@ -277,7 +270,7 @@ class MNISTDataModule(L.LightningDataModule):
         if self.trainer is not None and self.trainer.overfit_batches:
             # Lightning overfits on the same first batches every epoch, unshuffled.
             shard = dict(rank=self.train.rank, world_size=self.train.world_size)
-            return TensorBatches(self.train.x, self.train.y, self.config.batch_size, **shard)
+            return TensorBatches(self.train.pixels, self.train.y, self.config.batch_size, **shard)
         return self.train
 
     def val_dataloader(self) -> TensorBatches:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from src.data import TensorBatches
+from src.pixels import normalise
 from src.schema import CLASSES
 
 SIDE = 28
@@ -127,8 +128,8 @@ def confusion_figure(preds: Tensor, targets: Tensor) -> Picture:
     return Picture(title, labels, np.asarray(image))
 
 
-def mistakes_figure(images: Tensor, probabilities: Tensor, targets: Tensor) -> Picture:
-    """The test digits predicted wrongly with the highest confidence."""
+def mistakes_figure(pixels: Tensor, probabilities: Tensor, targets: Tensor) -> Picture:
+    """The test digits (uint8 pixels) predicted wrongly with the highest confidence."""
     confidence, preds = probabilities.max(dim=1)
     wrong = (preds != targets).nonzero().squeeze(1)
     worst = wrong[confidence[wrong].argsort(descending=True)[:MISTAKES_SHOWN]]
@@ -136,7 +137,8 @@ def mistakes_figure(images: Tensor, probabilities: Tensor, targets: Tensor) -> P
         f"says {int(preds[i])} ({float(confidence[i]):.0%}), is {int(targets[i])}" for i in worst
     ]
     title = f"The {len(worst)} most confident mistakes of {len(wrong)} on the test set"
-    return tiled(images[worst.to(images.device)].cpu(), labels, 8, title, "gray")
+    images = normalise(pixels[worst.to(pixels.device)]).cpu()
+    return tiled(images, labels, 8, title, "gray")
 
 
 class Pictures(L.Callback):
@@ -151,7 +153,7 @@ class Pictures(L.Callback):
         if not trainer.is_global_zero or trainer.datamodule is None:
             return
         shard = trainer.datamodule.test_dataloader()[0]
-        batches = TensorBatches(shard.x, shard.y, shard.batch_size)  # all of it, under DDP too
+        batches = TensorBatches(shard.pixels, shard.y, shard.batch_size)  # all of it, under DDP too
         precision = trainer.precision_plugin  # the model may be float64, or run under autocast
         with precision.forward_context():
             logits = [pl_module(precision.convert_input(x)).float().cpu() for x, _ in batches]
@@ -160,7 +162,7 @@ class Pictures(L.Callback):
         pictures = {
             "weights": weight_images(pl_module.net),
             "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
-            "mistakes": mistakes_figure(batches.x, probabilities, targets),
+            "mistakes": mistakes_figure(batches.pixels, probabilities, targets),
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, picture in pictures.items():

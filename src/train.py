@@ -80,7 +80,7 @@ def train(config: TrainConfig) -> float | None:
                 "model": plain(config.model),
             },
             "parameters": model.num_parameters,
-            "train_images": len(datamodule.train.x),
+            "train_images": len(datamodule.train.pixels),
             "tested_weights": weights or "last",
             **results,
             "history": epoch_metrics.history,

@@ -29,12 +29,14 @@ def test_normalise_maps_pixels_to_minus_one_one():
 
 def test_data_is_served_normalised_as_2x_over_255_minus_1(tiny_data):
     dm = setup_module_data(tiny_data)
-    assert dm.train.x.dtype == torch.float32 and dm.train.x.shape == (100, 784)
+    assert dm.train.pixels.dtype == torch.uint8 and dm.train.pixels.shape == (100, 784)
     images, _ = dm._load(train=True)
     _, val_idx = dm.split(torch.arange(120) % 10)
     served = torch.cat([x for x, _ in dm.val_dataloader()])
     assert torch.equal(served, normalise(images[val_idx]))
-    everything = torch.cat([served, *(x for x, _ in dm.train)])
+    trained = [x.clone() for x, _ in dm.train]  # shuffled, each normalised into reused memory
+    assert all(x.dtype == torch.float32 for x in trained)
+    everything = torch.cat([served, *trained])
     assert everything.min() == -1.0 and everything.max() == 1.0
 
 
@@ -51,13 +53,13 @@ def test_split_sizes_no_overlap_and_stable(tiny_data):
     assert sorted(train_idx.tolist() + val_idx.tolist()) == list(range(120))
     again = MNISTDataModule(data_config(tiny_data)).split(torch.arange(120) % 10)
     assert torch.equal(again[1], val_idx)
-    assert len(dm.train.x) == 100 and len(dm.val.x) == 20
+    assert len(dm.train.pixels) == 100 and len(dm.val.pixels) == 20
 
 
 def test_test_stage_serves_the_official_test_set_then_the_training_split(tiny_data):
     dm = setup_module_data(tiny_data, stage="test")
     test, train_set = dm.test_dataloader()
-    assert len(test.x) == 30
+    assert len(test.pixels) == 30
     assert torch.equal(torch.cat([y for _, y in train_set]), dm.train.y)  # in order, as trained
 
 
@@ -74,13 +76,13 @@ def test_train_batches_cover_the_epoch_exactly_once():
 
 
 def test_a_batchs_images_stay_right_while_lightning_trains_on_it_and_prefetches_the_next():
-    """They are gathered into reused memory: the batch in training and the one prefetched."""
-    images = torch.rand(103, 784)
-    batches = TensorBatches(images, torch.arange(103), batch_size=10, shuffle=True)
+    """They are normalised into reused memory: the batch in training and the one prefetched."""
+    pixels = torch.randint(0, 256, (103, 784), dtype=torch.uint8)
+    batches = TensorBatches(pixels, torch.arange(103), batch_size=10, shuffle=True)
     held = []
     for x, y in batches:
         held = [*held[-1:], (x, y)]
-        assert all(torch.equal(x, images[y]) for x, y in held)
+        assert all(torch.equal(x, normalise(pixels[y])) for x, y in held)
 
 
 def test_shards_are_disjoint_and_cover_eval_data():
@@ -125,7 +127,7 @@ def test_label_noise_is_seeded_and_touches_only_the_training_split(tiny_data):
     again = setup_module_data(tiny_data, label_noise=0.3)
     assert torch.equal(noisy.train.y, again.train.y)
     assert int((noisy.train.y != clean.train.y).sum()) == 30
-    assert torch.equal(noisy.train.x, clean.train.x)
+    assert torch.equal(noisy.train.pixels, clean.train.pixels)
     assert torch.equal(noisy.val.y, clean.val.y)
     noisy.setup("test")
     test, train_set = noisy.test_dataloader()

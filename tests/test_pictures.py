@@ -32,7 +32,7 @@ def test_mistakes_are_the_most_confident_wrong_predictions():
     probabilities[1, 5] = 0.6  # wrong, less sure
     probabilities[2, 7] = 0.8  # wrong, surest
     probabilities[3, 3] = 0.5  # right
-    picture = mistakes_figure(torch.zeros(4, 784), probabilities, targets)
+    picture = mistakes_figure(torch.zeros(4, 784, dtype=torch.uint8), probabilities, targets)
     assert picture.labels == ["says 7 (80%), is 2", "says 5 (60%), is 1"]
 
 
