@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator
 
+from src.results import half_width, setting_of
 from src.schema import CLASSES
 
 # A model counts as interpolating its (noisy) training labels from this training accuracy.
@@ -52,14 +53,35 @@ def train_val_legend(ax: Axes, loc: str) -> None:
     ax.legend(handles=handles, loc=loc, fontsize=8)
 
 
+def over_seeds(jobs: pd.DataFrame, x: str, column: str) -> pd.DataFrame:
+    """`column`'s mean over the jobs at each value of `x` (the seeds of a setting), and the
+    half-width of its 95% interval (NaN with one seed)."""
+    groups = jobs.groupby(x)[column]
+    stats = groups.agg(["mean", "std", "count"])
+    stats["ci95"] = [half_width(s, n) for s, n in zip(stats["std"], stats["count"], strict=True)]
+    return stats
+
+
+def plot_band(ax: Axes, jobs: pd.DataFrame, x: str, column: str, scale: float = 1, **style):
+    """`column`'s mean over seeds against `x` (scaled, e.g. to percent), with its 95% band."""
+    stats = over_seeds(jobs, x, column) * scale
+    ax.plot(stats.index, stats["mean"], **style)
+    if stats["ci95"].notna().any():
+        low, high = stats["mean"] - stats["ci95"], stats["mean"] + stats["ci95"]
+        ax.fill_between(stats.index, low, high, color=style.get("color"), alpha=0.2, lw=0)
+
+
 def plot_train_val(ax: Axes, jobs: pd.DataFrame, x: str, metric: str, color: str, label: str):
-    """Train (dashed) and validation (solid) `metric` against `x`, averaged over seeds."""
+    """Train (dashed) and validation (solid) `metric` against `x`, the mean over seeds with
+    its 95% band."""
     scale = 100 if metric == "acc" else 1
-    means = jobs.groupby(x)[[f"train_set_{metric}", f"val_{metric}"]].mean()
     for stage, style, marker in (("train_set", "--", "o"), ("val", "-", "s")):
-        ax.plot(
-            means.index,
-            scale * means[f"{stage}_{metric}"],
+        plot_band(
+            ax,
+            jobs,
+            x,
+            f"{stage}_{metric}",
+            scale,
             ls=style,
             marker=marker,
             color=color,
@@ -105,6 +127,8 @@ def plot_heatmap(jobs: pd.DataFrame, path: Path) -> Path:
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])
         ax.set(xlabel="width (units per hidden layer)", ylabel="depth (hidden layers)", title=title)
     title = "Depth x width: validation accuracy and train - validation gap"
+    if (seeds := jobs.groupby(setting_of(jobs)).size()).max() > 1:
+        title += f" (means over {seeds.min()}-{seeds.max()} seeds)"
     linear = jobs[jobs["depth"] == 0]
     if len(linear):
         val, gap = 100 * linear["val_acc"].mean(), 100 * linear["gap"].mean()
@@ -123,18 +147,42 @@ def validation_points(history: pd.DataFrame) -> pd.Series:
     return pd.Series(points["val_loss"].to_numpy(), index=points["epoch"].to_numpy() + 1)
 
 
+def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seeds' train loss per epoch and validation loss per validation, as columns of one
+    frame each (index: epochs completed)."""
+    train, val = {}, {}
+    for seed, (_, job) in enumerate(members.iterrows()):
+        history = pd.DataFrame(job["history"])
+        train[seed] = pd.Series(history["train_loss"].to_numpy(), index=history["epoch"] + 1)
+        val[seed] = validation_points(history)
+    return pd.DataFrame(train), pd.DataFrame(val)
+
+
+def plot_mean_band(ax: Axes, curves: pd.DataFrame, color: str, label: str) -> pd.Series:
+    """The mean of the columns of `curves` with its 95% band over them; returns the mean."""
+    mean = curves.mean(axis=1)
+    ax.plot(mean.index, mean, color=color, label=label)
+    if curves.shape[1] > 1:
+        ci = [
+            half_width(s, n) for s, n in zip(curves.std(axis=1), curves.count(axis=1), strict=True)
+        ]
+        ax.fill_between(mean.index, mean - ci, mean + ci, color=color, alpha=0.2, lw=0)
+    return mean
+
+
 def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
-    """Small multiples of train and validation loss per epoch, one panel per job."""
-    cols = min(len(jobs), 4 if len(jobs) <= 16 else 6)
-    rows = math.ceil(len(jobs) / cols)
+    """Small multiples of train and validation loss per epoch, one panel per setting: the
+    mean over its seeds with a 95% band."""
+    settings = list(jobs.groupby(setting_of(jobs), sort=False))
+    cols = min(len(settings), 4 if len(settings) <= 16 else 6)
+    rows = math.ceil(len(settings) / cols)
     fig = Figure(figsize=(max(3.2 * cols, 8), 2.4 * rows + 1), layout="constrained")
     axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
-    for ax, (index, job) in zip(axes, jobs.iterrows(), strict=False):
-        history = pd.DataFrame(job["history"])
-        ax.plot(history["epoch"] + 1, history["train_loss"], color="C0", label="train")
-        val = validation_points(history)
-        if len(val):
-            ax.plot(val.index, val, color="C1", label="validation")
+    for ax, (_, members) in zip(axes, settings, strict=False):
+        train, val = seed_curves(members)
+        plot_mean_band(ax, train, "C0", "train")
+        if not val.empty:
+            val = plot_mean_band(ax, val, "C1", "validation")
             best = val.idxmin()
             ax.plot(best, val[best], "o", color="C1", label="lowest val loss")
             ax.axvline(best, color="C1", ls=":", lw=1)
@@ -147,17 +195,19 @@ def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
                 va="top",
                 fontsize=7,
             )
-        ax.set_title(f"job {job['job']}: {titles[index]}", fontsize=9)
+        names = ", ".join(members["job"])
+        seeds = f" ({len(members)} seeds)" if len(members) > 1 else ""
+        ax.set_title(f"job {names}: {titles[members.index[0]]}{seeds}", fontsize=9)
         plain_log_y(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.grid(True, which="minor", axis="y", alpha=0.1)
         ax.tick_params(which="both", labelsize=7)
-    for ax in axes[len(jobs) :]:
+    for ax in axes[len(settings) :]:
         ax.set_visible(False)
     for ax in axes[::cols]:
         ax.set_ylabel("loss (log scale)")
-    for ax in axes[max(len(jobs) - cols, 0) : len(jobs)]:
+    for ax in axes[max(len(settings) - cols, 0) : len(settings)]:
         ax.set_xlabel("epoch")
     axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle(
@@ -175,8 +225,9 @@ def plot_data_size(jobs: pd.DataFrame, path: Path) -> Path:
         first = members.iloc[0]
         label = f"{first['model']} ({count(first['parameters'])} params)"
         plot_train_val(acc_ax, members, "train_images", "acc", f"C{i}", label)
-        gaps = members.groupby("train_images")["gap"].mean().mul(100)
-        gap_ax.plot(gaps.index, gaps, "s-", color=f"C{i}", label=label)
+        plot_band(
+            gap_ax, members, "train_images", "gap", 100, marker="s", color=f"C{i}", label=label
+        )
     log_x_axes((acc_ax, gap_ax), "training examples")
     acc_ax.set(ylabel="accuracy (%)", title="Final accuracy")
     gap_ax.set(ylabel="train - validation accuracy (points)", title="Generalisation gap")
@@ -219,10 +270,28 @@ def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
     fig = Figure(figsize=(12 if noisy else 7, 4.8), layout="constrained")
     axes = fig.subplots(1, 2 if noisy else 1, squeeze=False).ravel()
     error_ax = axes[0]
-    error_ax.plot(means.index, 100 * (1 - means["test_acc"]), "s-", color="C3", label="test error")
+    errors = jobs.assign(test_error=1 - jobs["test_acc"], train_error=1 - jobs["train_set_acc"])
+    plot_band(
+        error_ax,
+        errors,
+        "parameters",
+        "test_error",
+        100,
+        marker="s",
+        color="C3",
+        label="test error",
+    )
     train_label = "train error (on the labels trained on)" if noisy else "train error"
-    error_ax.plot(
-        means.index, 100 * (1 - means["train_set_acc"]), "o--", color="C0", label=train_label
+    plot_band(
+        error_ax,
+        errors,
+        "parameters",
+        "train_error",
+        100,
+        marker="o",
+        ls="--",
+        color="C0",
+        label=train_label,
     )
     images = int(means["train_images"].iloc[0])
     error_ax.axvline(images * CLASSES, color="grey", ls=":", lw=1.5)
@@ -234,12 +303,20 @@ def plot_double_descent(jobs: pd.DataFrame, path: Path) -> Path:
     error_ax.legend(fontsize=8, loc="upper right")
     if noisy:
         fit_ax = axes[1]
-        for column, style, label in (
-            ("train_set_acc_clean", "o-", "train images with their true label"),
-            ("train_set_acc_corrupted", "o-", "train images with a wrong label (memorised)"),
-            ("test_acc", "s--", "test images"),
+        for i, (column, marker, ls, label) in enumerate(
+            (
+                ("train_set_acc_clean", "o", "-", "train images with their true label"),
+                (
+                    "train_set_acc_corrupted",
+                    "o",
+                    "-",
+                    "train images with a wrong label (memorised)",
+                ),
+                ("test_acc", "s", "--", "test images"),
+            )
         ):
-            fit_ax.plot(means.index, 100 * means[column], style, label=label)
+            style = dict(marker=marker, ls=ls, color=f"C{i}", label=label)
+            plot_band(fit_ax, jobs, "parameters", column, 100, **style)
         fit_ax.set(ylabel="accuracy (%)", title="What each model fits")
         fit_ax.legend(fontsize=8, loc="lower right")
     log_x_axes(tuple(axes), "parameters")

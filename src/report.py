@@ -1,8 +1,10 @@
 """Summarise a sweep: `python -m src.report outputs/multirun/<date>/<time>`.
 
-Writes into the sweep folder summary.csv (every job, every column), summary.md (the
-settings that vary and the results, as a table) and the figures that suit the sweep:
-capacity.png, heatmap.png, double_descent.png, data_size.png and curves.png.
+Writes into the sweep folder summary.csv (every job, every column), summary_by_setting.csv
+(the jobs that differ only in their seed as one row: seeds, and each result's mean, std and
+95% interval), summary.md (the settings that vary and the results, as tables) and the
+figures that suit the sweep: capacity.png, heatmap.png, double_descent.png, data_size.png
+and curves.png, each drawing the seeds' mean with its 95% band.
 """
 
 import argparse
@@ -12,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from src import plots
-from src.results import ReportError, load_sweep, setting_columns, sweep_command, varying
+from src.results import (
+    ReportError,
+    by_setting,
+    double_descent,
+    load_sweep,
+    setting_columns,
+    sweep_command,
+    varying,
+)
 
 # Settings that say where and how data is kept, not what was trained.
 PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
@@ -74,6 +84,70 @@ def shared_settings(table: pd.DataFrame) -> list[str]:
     return shared
 
 
+# The results summary.md shows over seeds, and their headers.
+OVER_SEEDS = {
+    "test_acc": "test acc %",
+    "train_set_acc": "train acc %",
+    "val_acc": "val acc %",
+    "gap": "gap (pts)",
+    "train_set_acc_clean": "train acc, clean labels %",
+    "train_set_acc_corrupted": "train acc, wrong labels %",
+}
+
+
+def over_seeds(settings: pd.DataFrame, swept: list[str]) -> list[str]:
+    """A table of each setting's seeds and results as mean ± 95% half-width, and for a
+    width sweep with one hidden layer the study's double-descent criteria."""
+    columns = ["model", *[c for c in swept if c not in ("seed", "model.hidden")]]
+    shown = {RESULTS.get(c, c): [formatted(c, v) for v in settings[c]] for c in columns}
+    shown["seeds"] = settings["seeds"].astype(int).astype(str)
+    for column, header in OVER_SEEDS.items():
+        if f"{column}_mean" in settings and settings[f"{column}_mean"].notna().any():
+            shown[header] = [
+                mean_and_interval(m, c)
+                for m, c in zip(settings[f"{column}_mean"], settings[f"{column}_ci95"], strict=True)
+            ]
+    lines = [
+        "",
+        "## Over seeds",
+        "",
+        "Each setting's finished seeds: mean ± half-width of the 95% t-interval of the mean "
+        "(no interval with one seed). The seed moves the initial weights and the order of the "
+        "batches; the validation split and the wrong labels stay those of data.split_seed.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+    ]
+    if one_layer_widths(settings) and (criteria := double_descent(settings)) is not None:
+        c = criteria
+        lines += [
+            "",
+            "Double descent, on the means: the worst test accuracy among the widths that fit "
+            f"their training labels (mean train acc ≥ 90%) is {c['worst_acc']:.2f}% at "
+            f"{c['worst_width']:.0f} units. **U depth**: the best narrower width "
+            f"({c['best_narrower_width']:.0f} units, {c['best_narrower_acc']:.2f}%) is "
+            f"{interval(c['u_depth'], c['u_depth_ci95'])} points above it. **Second descent**: "
+            f"the widest ({c['widest_width']:.0f} units, {c['widest_acc']:.2f}%) is "
+            f"{interval(c['second_descent'], c['second_descent_ci95'])} points above it "
+            "(95% Welch intervals of the differences).",
+        ]
+    return lines
+
+
+def interval(value: float, half_width: float) -> str:
+    return f"{value:.2f}" if pd.isna(half_width) else f"{value:.2f} ± {half_width:.2f}"
+
+
+def mean_and_interval(mean: float, half_width: float) -> str:
+    """An accuracy's mean ± half-width, in percent."""
+    return interval(100 * mean, 100 * half_width)
+
+
+def one_layer_widths(jobs: pd.DataFrame) -> bool:
+    """A sweep of one hidden layer's width (four or more) on one training set."""
+    one_size = jobs["train_images"].nunique() == 1
+    return one_size and (jobs["depth"] == 1).all() and jobs["width"].nunique() >= 4
+
+
 def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
     """A readable summary: settings shared by every finished job above a table of the rest."""
     ok = table[table["status"] == "ok"]
@@ -111,6 +185,10 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
             lambda o: f" (overrides: {o})" if o else ""
         )
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
+    settings = by_setting(table)
+    if len(settings) and settings["seeds"].max() > 1:
+        lines += over_seeds(settings, swept)
+        lines += ["", "## Every job", ""]
     lines.append(shown.to_markdown(index=False, disable_numparse=True))
     lines += pictures(ok, sweep_dir)
     return "\n".join(lines) + "\n"
@@ -137,8 +215,7 @@ def figures(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
         return []
     written = []
     one_size = ok["train_images"].nunique() == 1
-    one_layer = (ok["depth"] == 1).all() and ok["width"].nunique() >= 4
-    if one_size and one_layer:
+    if one_layer_widths(ok):
         written.append(plots.plot_double_descent(ok, sweep_dir / "double_descent.png"))
     elif one_size and ok["parameters"].nunique() > 1:
         written.append(plots.plot_capacity(ok, sweep_dir / "capacity.png"))
@@ -176,8 +253,16 @@ def write_report(sweep_dir: Path) -> list[Path]:
     if "model.hidden" in csv:
         csv["model.hidden"] = csv["model.hidden"].map(lambda h: formatted("model.hidden", h))
     csv.to_csv(sweep_dir / "summary.csv", index=False)
+    written = [sweep_dir / "summary.csv", sweep_dir / "summary.md"]
+    settings = by_setting(table)
+    if len(settings):
+        settings["model.hidden"] = settings["model.hidden"].map(
+            lambda h: formatted("model.hidden", h)
+        )
+        settings.to_csv(sweep_dir / "summary_by_setting.csv", index=False)
+        written.insert(1, sweep_dir / "summary_by_setting.csv")
     (sweep_dir / "summary.md").write_text(markdown(table, sweep_dir))
-    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *figures(table, sweep_dir)]
+    return [*written, *figures(table, sweep_dir)]
 
 
 def main() -> None:

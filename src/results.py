@@ -6,11 +6,13 @@ Setting columns are named like the overrides that set them (`model.hidden`,
 """
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from omegaconf import OmegaConf
+from scipy import stats
 
 
 class ReportError(RuntimeError):
@@ -97,3 +99,99 @@ def sweep_command(sweep_dir: Path) -> str:
     hydra = OmegaConf.load(path).hydra
     params = hydra.sweeper.get("params") or {}
     return " ".join([*map(str, hydra.overrides.task), *(f"{k}={v}" for k, v in params.items())])
+
+
+# Columns that a job's settings determine: they describe its setting, they are not results.
+DESCRIBED = ("model", "depth", "width", "parameters", "train_images")
+
+
+def result_columns(table: pd.DataFrame) -> list[str]:
+    """The numeric columns that hold a job's results (accuracies, losses, gap, seconds)."""
+    skip = {*setting_columns(table), *DESCRIBED, "job", "status", "reason", "overrides"}
+    numeric = table.select_dtypes("number").columns
+    return [c for c in numeric if c not in skip and table[c].notna().any()]
+
+
+def by_setting(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting, the finished jobs that differ only in `seed`: `seeds` (how many
+    finished) and, for each result, `<result>_mean`, `_std` and `_ci95`, the half-width of
+    the 95% Student-t interval of the mean over the seeds (empty with one seed)."""
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
+    keys = [c for c in setting_columns(table) if c != "seed"]
+    results = result_columns(ok)
+    rows = []
+    for _, members in ok.groupby(setting_of(ok), sort=False):
+        first = members.iloc[0]
+        row = {k: first[k] for k in [*keys, *DESCRIBED] if k in members}
+        row["seeds"] = len(members)
+        for column in results:
+            values = members[column].dropna()
+            n, std = len(values), values.std(ddof=1)
+            row[f"{column}_mean"] = values.mean()
+            row[f"{column}_std"] = std
+            row[f"{column}_ci95"] = half_width(std, n)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def setting_of(jobs: pd.DataFrame) -> pd.Series:
+    """Each job's settings but its seed, as one text: jobs that differ only in seed share it
+    (settings hold tuples and None, which pandas does not group by)."""
+    keys = [c for c in setting_columns(jobs) if c != "seed"]
+    return jobs[keys].map(repr).agg("|".join, axis=1)
+
+
+def half_width(std: float, n: int) -> float:
+    """Half-width of the 95% t-interval of a mean of `n` values of standard deviation `std`."""
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+
+
+def difference(settings: pd.DataFrame, a: int, b: int, column: str) -> tuple[float, float]:
+    """Row a's mean of `column` minus row b's, and the half-width of its 95% Welch interval
+    (NaN unless both have two seeds or more)."""
+    (m1, s1, n1), (m2, s2, n2) = (
+        (settings.at[i, f"{column}_mean"], settings.at[i, f"{column}_std"], settings.at[i, "seeds"])
+        for i in (a, b)
+    )
+    if min(n1, n2) < 2:
+        return m1 - m2, math.nan
+    v1, v2 = s1**2 / n1, s2**2 / n2
+    if v1 + v2 == 0:
+        return m1 - m2, 0.0
+    dof = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    return m1 - m2, float(stats.t.ppf(0.975, dof) * math.sqrt(v1 + v2))
+
+
+def double_descent(settings: pd.DataFrame, fits: float = 0.9) -> dict[str, float] | None:
+    """The study's criteria on the seeds' means of a one-hidden-layer width sweep: the worst
+    test accuracy among the widths whose mean training accuracy is at least `fits`; the U
+    depth (the best narrower width minus it) and the second descent (the widest minus it),
+    in points, each with the half-width of its 95% interval. None when no width fits, or
+    none is narrower than the worst."""
+    by_size = settings.sort_values("parameters").reset_index(drop=True)
+    fitting = by_size[by_size["train_set_acc_mean"] >= fits]
+    if fitting.empty or fitting["test_acc_mean"].idxmin() == 0:
+        return None
+    worst = fitting["test_acc_mean"].idxmin()
+    best = by_size.loc[: worst - 1, "test_acc_mean"].idxmax()
+    widest = len(by_size) - 1
+    u_depth, u_ci = difference(by_size, best, worst, "test_acc")
+    second, second_ci = difference(by_size, widest, worst, "test_acc")
+    width = by_size["width"]
+    acc = 100 * by_size["test_acc_mean"]
+    return {
+        "worst_width": width[worst],
+        "worst_acc": acc[worst],
+        "best_narrower_width": width[best],
+        "best_narrower_acc": acc[best],
+        "widest_width": width[widest],
+        "widest_acc": acc[widest],
+        "u_depth": 100 * u_depth,
+        "u_depth_ci95": 100 * u_ci,
+        "second_descent": 100 * second,
+        "second_descent_ci95": 100 * second_ci,
+    }

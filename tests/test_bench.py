@@ -28,6 +28,10 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, mnist_dir):
 def test_step_profile_accounts_for_both_loops(mnist_dir):
     printed = run_module("benchmarks.profile_step", "--epochs", "1").stdout
     rows = {line.split(" | ")[0].lstrip("| "): line for line in printed.splitlines() if "|" in line}
-    for item in ("data: gather the batch", "Lightning: loop, hooks, progress bar", "validation"):
+    for item in (
+        "data: gather the batch",
+        "Lightning: loop, hooks, schedule, progress bar",
+        "validation",
+    ):
         assert item in rows
     assert "**whole epoch, per step**" in rows

@@ -27,8 +27,9 @@ def write_job(sweep: Path, num: int, hidden: list[int], **changes) -> dict:
     params = 7850 + 1000 * sum(hidden)
     data = {"dataset": "mnist", "batch_size": 512, "train_size": None, "label_noise": 0.0}
     data.update({k: changes.pop(k) for k in list(changes) if k in data})
+    seed = changes.pop("seed", 0)
     metrics = {
-        "config": {"seed": 0, "data": data, "model": {"hidden": hidden, **RECIPE}},
+        "config": {"seed": seed, "data": data, "model": {"hidden": hidden, **RECIPE}},
         "parameters": params,
         "train_images": data["train_size"] or 55_000,
         "train_loss": 0.02 + 1 / params,
@@ -120,7 +121,14 @@ def test_summary_md_states_shared_settings_once_and_tables_the_rest(grid_sweep):
 def test_grid_sweep_writes_capacity_heatmap_and_curves(grid_sweep):
     sweep, _ = grid_sweep
     names = {p.name for p in write_report(sweep)}
-    assert names == {"summary.csv", "summary.md", "capacity.png", "heatmap.png", "curves.png"}
+    assert names == {
+        "summary.csv",
+        "summary_by_setting.csv",
+        "summary.md",
+        "capacity.png",
+        "heatmap.png",
+        "curves.png",
+    }
     for name in ("capacity.png", "heatmap.png", "curves.png"):
         assert_png(sweep / name)
 
@@ -146,7 +154,13 @@ def test_data_size_sweep_writes_data_size_plot_not_capacity(tmp_path):
     for num, (hidden, size) in enumerate(itertools.product([[], [64]], (500, 2000, None))):
         write_job(tmp_path, num, hidden, train_size=size)
     names = {p.name for p in write_report(tmp_path)}
-    assert names == {"summary.csv", "summary.md", "curves.png", "data_size.png"}
+    assert names == {
+        "summary.csv",
+        "summary_by_setting.csv",
+        "summary.md",
+        "curves.png",
+        "data_size.png",
+    }
     assert_png(tmp_path / "data_size.png")
 
 
@@ -173,7 +187,13 @@ def double_descent_sweep(sweep: Path, noise: float) -> None:
 def test_double_descent_sweep_draws_errors_against_parameters(tmp_path):
     double_descent_sweep(tmp_path, noise=0.2)
     names = {p.name for p in write_report(tmp_path)}
-    assert names == {"summary.csv", "summary.md", "double_descent.png", "curves.png"}
+    assert names == {
+        "summary.csv",
+        "summary_by_setting.csv",
+        "summary.md",
+        "double_descent.png",
+        "curves.png",
+    }
     assert_png(tmp_path / "double_descent.png")
     text = (tmp_path / "summary.md").read_text()
     assert "train acc, wrong labels %" in text and "train acc, clean labels %" in text
@@ -197,7 +217,12 @@ def test_all_failed_sweep_writes_only_the_summary(tmp_path):
 
 def test_one_job_writes_only_summary_and_curves(tmp_path):
     write_job(tmp_path, 0, [16])
-    assert {p.name for p in write_report(tmp_path)} == {"summary.csv", "summary.md", "curves.png"}
+    assert {p.name for p in write_report(tmp_path)} == {
+        "summary.csv",
+        "summary_by_setting.csv",
+        "summary.md",
+        "curves.png",
+    }
 
 
 def test_missing_or_empty_folder_is_a_one_line_error(tmp_path):
@@ -261,3 +286,85 @@ def test_summary_md_links_each_jobs_pictures(grid_sweep):
         in text
     )
     assert "| 0 | linear |" not in text.split("## Pictures")[1]  # job 0 drew none
+
+
+# test accuracy of three seeds at each width of a one-hidden-layer sweep: a U, then a rise.
+SEEDED = {
+    4: (0.60, 0.62, 0.64),
+    8: (0.72, 0.74, 0.76),
+    16: (0.66, 0.67, 0.68),
+    64: (0.80, 0.81, 0.82),
+}
+
+
+@pytest.fixture
+def seeded_sweep(tmp_path: Path) -> Path:
+    """Four widths x seeds 0-2; width 8's seed 2 failed; widths from 16 on fit their labels."""
+    num = 0
+    for width, accuracies in SEEDED.items():
+        for seed, acc in enumerate(accuracies):
+            if (width, seed) == (8, 2):
+                write_failed_job(tmp_path, num)
+            else:
+                fitted = 1.0 if width >= 16 else 0.8
+                write_job(tmp_path, num, [width], seed=seed, test_acc=acc, train_set_acc=fitted)
+            num += 1
+    return tmp_path
+
+
+def test_jobs_differing_only_in_seed_are_one_setting_with_mean_std_and_t_interval(seeded_sweep):
+    write_report(seeded_sweep)
+    settings = pd.read_csv(seeded_sweep / "summary_by_setting.csv").set_index("width")
+    assert settings["seeds"].to_dict() == {4: 3, 8: 2, 16: 3, 64: 3}  # a failed seed is missing
+    assert settings.at[4, "test_acc_mean"] == pytest.approx(0.62)
+    assert settings.at[4, "test_acc_std"] == pytest.approx(0.02)
+    # t(0.975, 2 degrees of freedom) = 4.3027; half-width = t * std / sqrt(n)
+    assert settings.at[4, "test_acc_ci95"] == pytest.approx(4.3027 * 0.02 / math.sqrt(3), 1e-4)
+    assert settings.at[8, "test_acc_ci95"] == pytest.approx(12.706 * 0.0141421 / math.sqrt(2), 1e-3)
+    assert len(pd.read_csv(seeded_sweep / "summary.csv")) == 12  # still one row per job
+
+
+def test_one_seed_has_no_interval(grid_sweep):
+    sweep, _ = grid_sweep
+    write_report(sweep)
+    settings = pd.read_csv(sweep / "summary_by_setting.csv")
+    assert (settings["seeds"] == 1).all() and settings["test_acc_ci95"].isna().all()
+    assert "## Over seeds" not in (sweep / "summary.md").read_text()
+
+
+def test_summary_md_states_means_and_the_double_descent_criteria_with_intervals(seeded_sweep):
+    write_report(seeded_sweep)
+    text = (seeded_sweep / "summary.md").read_text()
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "| MLP 4 | 3 | 62.00 ± 4.97 | 80.00 ± 0.00 |" in rows[rows.index("## Over seeds") + 6]
+    # Worst fitting width 16 (67%); best narrower 8 (73%); widest 64 (81%).
+    assert "is 67.00% at 16 units" in text
+    assert "(8 units, 73.00%) is 6.00 ± 5.98 points above it" in text  # Welch: 1.7 dof
+    assert "(64 units, 81.00%) is 14.00 ± 2.27 points above it" in text  # Welch: 4 dof
+
+
+def test_figures_draw_each_settings_mean_with_its_band(seeded_sweep):
+    written = write_report(seeded_sweep)
+    assert seeded_sweep / "double_descent.png" in written
+    assert_png(seeded_sweep / "double_descent.png")
+    assert_png(seeded_sweep / "curves.png")
+
+
+def test_a_two_seed_sweep_on_tiny_data_reports_one_row_per_setting(tmp_path, tiny_data):
+    run_module(
+        "src.train",
+        "-m",
+        "model.hidden=[8]",
+        "seed=0,1",
+        "data.batch_size=16",
+        "trainer.max_epochs=2",
+        f"data.data_dir={tiny_data}",
+        "data.val_size=20",
+        "data.download=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
+    settings = pd.read_csv(tmp_path / "sweep" / "summary_by_setting.csv")
+    jobs = pd.read_csv(tmp_path / "sweep" / "summary.csv")
+    assert len(jobs) == 2 and len(settings) == 1 and settings.at[0, "seeds"] == 2
+    assert settings.at[0, "test_acc_mean"] == pytest.approx(jobs["test_acc"].mean())
+    assert settings.at[0, "test_acc_std"] == pytest.approx(jobs["test_acc"].std())
