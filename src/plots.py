@@ -68,6 +68,8 @@ def plot_band(ax: Axes, jobs: pd.DataFrame, x: str, column: str, scale: float = 
     ax.plot(stats.index, stats["mean"], **style)
     if stats["ci95"].notna().any():
         low, high = stats["mean"] - stats["ci95"], stats["mean"] + stats["ci95"]
+        if scale == 100:  # percentages: an interval past 0 or 100 is drawn to the edge
+            low, high = low.clip(lower=0), high.clip(upper=100)
         ax.fill_between(stats.index, low, high, color=style.get("color"), alpha=0.2, lw=0)
 
 

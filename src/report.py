@@ -119,17 +119,25 @@ def over_seeds(settings: pd.DataFrame, swept: list[str]) -> list[str]:
     ]
     if one_layer_widths(settings) and (criteria := double_descent(settings)) is not None:
         c = criteria
-        lines += [
-            "",
+        worst = (
             "Double descent, on the means: the worst test accuracy among the widths that fit "
             f"their training labels (mean train acc ≥ 90%) is {c['worst_acc']:.2f}% at "
-            f"{c['worst_width']:.0f} units. **U depth**: the best narrower width "
-            f"({c['best_narrower_width']:.0f} units, {c['best_narrower_acc']:.2f}%) is "
-            f"{interval(c['u_depth'], c['u_depth_ci95'])} points above it. **Second descent**: "
-            f"the widest ({c['widest_width']:.0f} units, {c['widest_acc']:.2f}%) is "
+            f"{c['worst_width']:.0f} units. "
+        )
+        narrower = f"({c['best_narrower_width']:.0f} units, {c['best_narrower_acc']:.2f}%)"
+        if c["u_depth"] > 0:
+            u = f"**U depth**: the best narrower width {narrower} is "
+            u += f"{interval(c['u_depth'], c['u_depth_ci95'])} points above it. "
+        else:
+            u = f"**No U**: no narrower width does better; the best {narrower} is "
+            u += f"{interval(-c['u_depth'], c['u_depth_ci95'])} points below it. "
+        second = (
+            f"**Second descent**: the widest ({c['widest_width']:.0f} units, "
+            f"{c['widest_acc']:.2f}%) is "
             f"{interval(c['second_descent'], c['second_descent_ci95'])} points above it "
-            "(95% Welch intervals of the differences).",
-        ]
+            "(95% Welch intervals of the differences)."
+        )
+        lines += ["", worst + u + second]
     return lines
 
 

@@ -368,3 +368,17 @@ def test_a_two_seed_sweep_on_tiny_data_reports_one_row_per_setting(tmp_path, tin
     assert len(jobs) == 2 and len(settings) == 1 and settings.at[0, "seeds"] == 2
     assert settings.at[0, "test_acc_mean"] == pytest.approx(jobs["test_acc"].mean())
     assert settings.at[0, "test_acc_std"] == pytest.approx(jobs["test_acc"].std())
+
+
+def test_a_width_sweep_without_a_u_says_so(tmp_path):
+    num = 0
+    for width, acc in {4: 0.5, 8: 0.7, 16: 0.8, 64: 0.9}.items():
+        for seed in range(2):
+            fitted = 0.8 if width == 4 else 1.0  # the narrowest does not fit its labels
+            accuracy = acc + seed / 100
+            write_job(tmp_path, num, [width], seed=seed, test_acc=accuracy, train_set_acc=fitted)
+            num += 1
+    write_report(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "is 70.50% at 8 units" in text and "U depth" not in text
+    assert "**No U**: no narrower width does better; the best (4 units, 50.50%) is 20.00 ± " in text
