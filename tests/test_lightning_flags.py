@@ -16,7 +16,8 @@ from lightning.pytorch.callbacks import StochasticWeightAveraging
 from lightning.pytorch.tuner import Tuner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from src.schema import ConfigError
+from src.lifecycle import check_cuda_graphs, compose_train
+from src.schema import ConfigError, typed
 from src.train import build, train
 from tests.conftest import tiny_config
 
@@ -256,3 +257,20 @@ def test_what_lightning_cannot_do_is_refused_in_one_line(tiny_data, tmp_path, ov
     with pytest.raises(ConfigError, match="^[^\n]*$") as refused:
         tiny_config(tiny_data, tmp_path, *TEN_BATCHES, *overrides)
     assert message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["trainer.accumulate_grad_batches=2"], "cannot accumulate them over batches"),
+        (callback("acc", "GradientAccumulationScheduler", scheduling="{0:2}"), "cannot accumulate"),
+        (["trainer.precision=bf16-mixed"], "captures the 32-bit step"),
+    ],
+    ids=["accumulate", "accumulation scheduler", "precision"],
+)
+def test_cuda_graphs_refuses_what_its_graph_cannot_do(overrides, message):
+    """Checked on the typed config alone: this machine may have no GPU to pass the gate."""
+    gpu = ["cuda_graphs=true", "trainer.accelerator=gpu", "output_dir=."]
+    config = typed(compose_train(*gpu, *overrides))
+    with pytest.raises(ConfigError, match=message):
+        check_cuda_graphs(config)
