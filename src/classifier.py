@@ -47,11 +47,16 @@ class Classifier(L.LightningModule):
         x, y = batch[0], batch[1]
         logits = self(x)
         loss = self.loss(logits, y)
+        return self.outputs(loss, logits.detach().argmax(dim=1), y)
+
+    @staticmethod
+    def outputs(loss: Tensor, preds: Tensor, y: Tensor) -> dict:
+        """A step's output: the loss to optimise, and what EpochMetrics keeps of the batch."""
         return {
             "loss": loss,
             "losses": loss.detach().reshape(1),
             "sizes": [len(y)],
-            "preds": logits.detach().argmax(dim=1),
+            "preds": preds,
             "targets": y,
         }
 

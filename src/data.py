@@ -52,7 +52,8 @@ class TensorBatches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
-        self.buffers: list[Tensor] | None = None  # for gather
+        self.gathered: Tensor | None = None  # uint8 rows of a batch, for gather
+        self.buffers: list[Tensor] | None = None  # its normalised images, three in turn
 
     def indices(self) -> Tensor:
         n = len(self.pixels)

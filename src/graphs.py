@@ -63,14 +63,7 @@ class GraphedClassifier(Classifier):
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, y = batch[0], batch[1]
-        loss, preds = self.gradients_of(x, y)
-        return {
-            "loss": loss,
-            "losses": loss.reshape(1),
-            "sizes": [len(y)],
-            "preds": preds,
-            "targets": y,
-        }
+        return self.outputs(*self.gradients_of(x, y), y)
 
     def backward(self, *args, **kwargs) -> None:
         """Nothing left to do: the replay wrote the gradients."""

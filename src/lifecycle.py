@@ -120,7 +120,7 @@ def check_with_lightning(config: TrainConfig) -> None:
         try:
             callbacks.append(instantiate(callback))
         except Exception as e:
-            raise ConfigError(f"callbacks.{name}: {_first_line(e.__cause__ or e)}") from None
+            raise ConfigError(f"callbacks.{name}: {first_line(e.__cause__ or e)}") from None
     quiet_lightning = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = quiet_lightning.level
     quiet_lightning.setLevel(logging.WARNING)  # the run itself says which devices it uses
@@ -129,12 +129,13 @@ def check_with_lightning(config: TrainConfig) -> None:
             warnings.simplefilter("ignore")  # the run's own Trainer warns once
             L.Trainer(**config.trainer, logger=False, callbacks=callbacks)
     except Exception as e:
-        raise ConfigError(f"trainer: {_first_line(e)}") from None
+        raise ConfigError(f"trainer: {first_line(e)}") from None
     finally:
         quiet_lightning.setLevel(level)
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """An exception's message as one line: its first, or its type's name."""
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 

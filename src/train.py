@@ -23,7 +23,7 @@ from src.classifier import Classifier
 from src.console import exit_with, quiet
 from src.data import DataError, MNISTDataModule
 from src.graphs import GraphedClassifier
-from src.lifecycle import changed_settings, gate
+from src.lifecycle import changed_settings, first_line, gate
 from src.metrics import DivergedError, EpochMetrics
 from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
 from src.tensorboard import METRICS, log_hparams
@@ -123,7 +123,7 @@ def known_message(e: Exception) -> str | None:
     if isinstance(e, KNOWN_ERRORS):
         return str(e)
     if isinstance(e, MisconfigurationException):  # a setting Lightning refused once it ran
-        return f"lightning: {str(e).strip().splitlines()[0]}"
+        return f"lightning: {first_line(e)}"
     if isinstance(e, torch.OutOfMemoryError):
         return "out of GPU memory: try a smaller data.batch_size, or data.on_device=false"
     if isinstance(e, OSError) and e.strerror:
