@@ -6,7 +6,7 @@ costs about as much as a small model's whole step on a CPU. A run whose Trainer 
 and callbacks only count epochs cannot tell `block_steps` batches trained in one Lightning
 step (one optimiser step each, written out) from one batch a step, so it trains that way.
 Anything that counts batches or steps, or wraps the optimiser step (a Trainer argument
-outside PLAIN_TRAINER_ARGUMENTS, a callback the project does not ship, a ModelCheckpoint
+outside PLAIN_TRAINER_ARGUMENTS, a callback outside EPOCH_CALLBACKS, a ModelCheckpoint
 counting steps) gets Lightning's own loop, one batch a step.
 """
 
@@ -40,7 +40,9 @@ PLAIN_TRAINER_ARGUMENTS = {
     "strategy",
     "sync_batchnorm",
 }
-PROJECT_CALLBACKS = {
+# Callbacks that act between epochs or after validation (EarlyStopping counts validations).
+EPOCH_CALLBACKS = {
+    "lightning.pytorch.callbacks.EarlyStopping",
     "lightning.pytorch.callbacks.ModelCheckpoint",
     "src.pictures.Pictures",
     "src.progress.ProgressBar",
@@ -56,7 +58,7 @@ def block_steps(config: TrainConfig) -> int:
     plain = (
         trainer.keys() <= PLAIN_TRAINER_ARGUMENTS
         and (trainer.get("max_epochs") or -1) > 0
-        and all(c.get("_target_") in PROJECT_CALLBACKS for c in callbacks)
+        and all(c.get("_target_") in EPOCH_CALLBACKS for c in callbacks)
         and not any(c.get(key) for c in callbacks for key in STEP_CHECKPOINTS)
         and not config.cuda_graphs
     )

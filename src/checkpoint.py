@@ -56,7 +56,7 @@ def load_network(path: str | Path) -> MLP:
     """The trained network alone, in eval mode: what predicting needs."""
     ckpt = read_checkpoint(path)
     model = model_config(ckpt)
-    network = MLP(model.hidden, model.activation)
+    network = MLP(model.hidden, model.activation, model.dropout)
     load_weights(network, {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()}, path)
     return network.eval()
 

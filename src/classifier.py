@@ -18,7 +18,7 @@ class Classifier(L.LightningModule):
         self.config = config
         self.save_hyperparameters(plain(config))  # plain values: checkpoints load weights-only
         self.lr = config.lr  # Lightning's learning-rate finder reads and sets model.lr
-        self.net = MLP(config.hidden, config.activation)
+        self.net = MLP(config.hidden, config.activation, config.dropout)
 
     def __setattr__(self, name: str, value: object) -> None:
         # Lightning sets _current_fx_name twice around every hook, dozens of times a step;

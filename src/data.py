@@ -5,12 +5,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision import datasets
 
+from src.augment import distort
 from src.pixels import normalise
-from src.schema import CLASSES, TRAIN_IMAGES, DataConfig, Dataset, plain
+from src.schema import CLASSES, TRAIN_IMAGES, AugmentConfig, DataConfig, Dataset, plain
 
 SOURCES = {Dataset.mnist: datasets.MNIST, Dataset.fashion_mnist: datasets.FashionMNIST}
 RAW_FILES = (
@@ -29,7 +31,8 @@ class TensorBatches:
     """Batches of in-memory uint8 `pixels` [N, 784], normalised as they are served; a fresh
     seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
     for two more passes over each batch. Given `corrupted` (which labels are wrong),
-    batches carry its slice too.
+    batches carry its slice too; given `augment`, shuffled batches are distorted where they
+    are (src/augment.py), each image by its own draw, seeded by (seed, epoch, rank).
 
     The permutation depends only on (seed, epoch), so a run resumed at an epoch
     boundary sees exactly the batches an uninterrupted run would. Under DDP each
@@ -47,8 +50,11 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         corrupted: Tensor | None = None,
+        augment: AugmentConfig | None = None,
     ) -> None:
         self.pixels, self.y, self.corrupted = pixels, y, corrupted
+        self.augment = augment if augment is not None and augment.any else None
+        self.draws: torch.Generator | None = None  # this epoch's distortions
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
@@ -77,6 +83,9 @@ class TensorBatches:
     def epoch_batches(self) -> tuple[Tensor, ...]:
         """This epoch's batches as index tensors; the next call gives the next epoch's."""
         order = self.indices()
+        if self.augment is not None:
+            seed = np.random.SeedSequence([self.seed, self.epoch, self.rank]).generate_state(1)
+            self.draws = torch.Generator(self.pixels.device).manual_seed(int(seed[0]))
         if self.shuffle:
             self.epoch += 1
         return order.split(self.batch_size)
@@ -95,6 +104,8 @@ class TensorBatches:
         self.buffers.append(self.buffers.pop(0))
         pixels = torch.index_select(self.pixels, 0, batch, out=self.gathered[: len(batch)])
         x = normalise(pixels, out=self.buffers[-1][: len(batch)])
+        if self.augment is not None:
+            x = distort(x, self.augment, self.draws)
         y = self.y.index_select(0, batch)
         return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
@@ -239,7 +250,9 @@ class MNISTDataModule(L.LightningDataModule):
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
-            self.train = TensorBatches(pixels, y, train, shuffle=True, seed=self.seed, **shard)
+            self.train = TensorBatches(
+                pixels, y, train, shuffle=True, seed=self.seed, augment=self.config.augment, **shard
+            )
             noisy = self.config.label_noise > 0
             wrong = corrupted if noisy else None
             self.train_set = TensorBatches(pixels, y, evaluate, corrupted=wrong, **shard)

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from src.augment import distort
 from src.data import TensorBatches
 from src.pixels import normalise
 from src.schema import CLASSES
@@ -141,9 +142,23 @@ def mistakes_figure(pixels: Tensor, probabilities: Tensor, targets: Tensor) -> P
     return tiled(images, labels, 8, title, "gray")
 
 
+def augmented_figure(batches: TensorBatches, seed: int, digits: int = 8, draws: int = 3) -> Picture:
+    """The first training digits, each followed by `draws` of its random distortions."""
+    x = normalise(batches.pixels[:digits])
+    generator = torch.Generator(x.device).manual_seed(seed)
+    moved = torch.stack([distort(x, batches.augment, generator) for _ in range(draws)], 1)
+    images = torch.cat([x.unsqueeze(1), moved], 1).flatten(0, 1).cpu()
+    labels = [
+        f"{int(y)}" if i == 0 else "distorted" for y in batches.y[:digits] for i in range(draws + 1)
+    ]
+    title = f"{digits} training digits, each then {draws} of its distortions (data.augment)"
+    return tiled(images, labels, 2 * (draws + 1), title, "gray")
+
+
 class Pictures(L.Callback):
     """After testing, draws the tested model's weights, confusion matrix and worst mistakes
-    into <run>/pictures/ and TensorBoard."""
+    (and, when training images are distorted, a sample of them) into <run>/pictures/ and
+    TensorBoard."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
@@ -164,6 +179,9 @@ class Pictures(L.Callback):
             "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
             "mistakes": mistakes_figure(batches.pixels, probabilities, targets),
         }
+        training = trainer.datamodule.train
+        if training.augment is not None:
+            pictures["augmented"] = augmented_figure(training, training.seed)
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, picture in pictures.items():
             Image.fromarray(picture.pixels).save(self.folder / f"{name}.png")

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator
 
-from src.results import half_width, setting_of
+from src.results import TUNED, half_width, setting_of, tuned_per_width
 from src.schema import CLASSES
 
 # A model counts as interpolating its (noisy) training labels from this training accuracy.
@@ -336,3 +336,42 @@ def count(n: float) -> str:
         if n >= size:
             return f"{n / size:.1f}{suffix}"
     return f"{n:g}"
+
+
+def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
+    """Test accuracy against parameters for each cure of a width sweep, over the unregularised
+    curve, and the cure picked per width on validation; with label noise, how many of the
+    wrong labels each cure lets the model memorise."""
+    curves = pd.concat([jobs, tuned_per_width(jobs)])
+    noisy = "train_set_acc_corrupted" in curves and curves["train_set_acc_corrupted"].notna().any()
+    fig = Figure(figsize=(13 if noisy else 7.5, 5), layout="constrained")
+    axes = fig.subplots(1, 2 if noisy else 1, squeeze=False).ravel()
+    cures = [c for c in curves["cure"].unique() if c not in ("none", TUNED)]
+    styles = {
+        "none": dict(color="black", lw=2.5, marker="s", label="none (unregularised)"),
+        TUNED: dict(color="C3", lw=2.5, marker="*", ms=10, label=f"{TUNED} on validation"),
+        **{c: dict(color=f"C{i}", lw=1.2, marker="o", ms=4, label=c) for i, c in enumerate(cures)},
+    }
+    panels = [(axes[0], "test_acc", "test accuracy (%)", "Test accuracy against width")]
+    if noisy:
+        panels.append(
+            (axes[1], "train_set_acc_corrupted", "wrong labels memorised (%)", "Memorised noise")
+        )
+    for ax, column, ylabel, title in panels:
+        for cure, style in styles.items():
+            members = curves[curves["cure"] == cure]
+            if len(members):
+                plot_band(ax, members, "parameters", column, 100, **style)
+        ax.set(ylabel=ylabel, title=title)
+    images = int(jobs["train_images"].iloc[0])
+    for ax in axes:
+        ax.axvline(images * CLASSES, color="grey", ls=":", lw=1.5)
+        mark_x(ax, images * CLASSES, f"n·K = {images:,} x {CLASSES}", "grey", left=True)
+    axes[0].legend(fontsize=8, loc="lower right")
+    log_x_axes(tuple(axes), "parameters")
+    noise = jobs["data.label_noise"].iloc[0]
+    fig.suptitle(
+        f"Cures for overfitting: one hidden layer, {images:,} training images"
+        + (f", {noise:.0%} of their labels wrong" if noise else "")
+    )
+    return save_figure(fig, path)

@@ -15,17 +15,28 @@ import pandas as pd
 
 from src import plots
 from src.results import (
+    TUNED,
     ReportError,
     by_setting,
+    cure_effects,
     double_descent,
     load_sweep,
     setting_columns,
     sweep_command,
+    tuned_per_width,
     varying,
 )
 
 # Settings that say where and how data is kept, not what was trained.
 PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
+# Settings a cure changes (src.results.cure_of names them).
+CURE_SETTINGS = (
+    "model.optimizer",
+    "model.weight_decay",
+    "model.dropout",
+    "data.augment",
+    "test_weights",
+)
 WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
 RESULTS = {
     "parameters": "params",
@@ -117,7 +128,8 @@ def over_seeds(settings: pd.DataFrame, swept: list[str]) -> list[str]:
         "",
         pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
     ]
-    if one_layer_widths(settings) and (criteria := double_descent(settings)) is not None:
+    one_curve = settings["cure"].nunique() == 1
+    if one_layer_widths(settings) and one_curve and (criteria := double_descent(settings)):
         c = criteria
         worst = (
             "Double descent, on the means: the worst test accuracy among the widths that fit "
@@ -138,6 +150,49 @@ def over_seeds(settings: pd.DataFrame, swept: list[str]) -> list[str]:
             "(95% Welch intervals of the differences)."
         )
         lines += ["", worst + u + second]
+    return lines
+
+
+def cure_summary(jobs: pd.DataFrame) -> list[str]:
+    """Per cure: how deep its U is, what it gains where the unregularised model is worst,
+    and what it costs at the widest model; and which cure each width chose on validation."""
+    effects = cure_effects(jobs)
+    worst, widest = effects.attrs["worst_width"], effects.attrs["widest_width"]
+    seeds = jobs["seed"].nunique()
+    shown = {"cure": effects.index, "U depth (pts)": effects["u_depth"].map("{:.2f}".format)}
+    if worst is not None:
+        shown[f"test % at {worst} units"] = effects["at_worst"].map("{:.2f}".format)
+        shown["vs none (pts)"] = effects["gain_at_worst"].map("{:+.2f}".format)
+    shown[f"test % at {widest} units"] = effects["widest"].map("{:.2f}".format)
+    if "cost_at_widest" in effects:
+        shown["vs none (pts) "] = effects["cost_at_widest"].map("{:+.2f}".format)
+    chosen = tuned_per_width(jobs).groupby("width")["chosen"].agg(lambda c: " / ".join(c))
+    lines = [
+        "",
+        "## Cures",
+        "",
+        (
+            f"Test accuracy, the mean of {seeds} seeds. "
+            if seeds > 1
+            else "Test accuracy, one seed. "
+        )
+        + "U depth: the largest fall in test accuracy from any narrower width (0: no U). "
+        + (
+            f"{worst} units is where the unregularised model (none) is worst among the widths "
+            "that fit 90% of their training labels. "
+            if worst is not None
+            else ""
+        )
+        + f"{TUNED}: at each width (and seed), the job whose tested weights score best on "
+        "validation.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+        "",
+        f"Chosen per width ({TUNED}): "
+        + "; ".join(f"{width}: {cures}" for width, cures in chosen.items())
+        + ".",
+        "",
+    ]
     return lines
 
 
@@ -183,6 +238,9 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         "fit s = seconds spent fitting.",
         "",
     ]
+    cured = one_layer_widths(ok) and ok["cure"].nunique() > 1
+    if cured:  # the cure names what its settings say
+        swept = ["cure", *[c for c in swept if not c.startswith(CURE_SETTINGS)]]
     columns = ["job", "model", *[c for c in swept if c != "model.hidden"]]
     columns += [c for c in RESULTS if c in table and table[c].notna().any()]
     shown = pd.DataFrame(
@@ -193,9 +251,12 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
             lambda o: f" (overrides: {o})" if o else ""
         )
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
+    if cured:
+        lines += cure_summary(ok)
     settings = by_setting(table)
     if len(settings) and settings["seeds"].max() > 1:
         lines += over_seeds(settings, swept)
+    if cured or (len(settings) and settings["seeds"].max() > 1):
         lines += ["", "## Every job", ""]
     lines.append(shown.to_markdown(index=False, disable_numparse=True))
     lines += pictures(ok, sweep_dir)
@@ -223,7 +284,9 @@ def figures(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
         return []
     written = []
     one_size = ok["train_images"].nunique() == 1
-    if one_layer_widths(ok):
+    if one_layer_widths(ok) and ok["cure"].nunique() > 1:
+        written.append(plots.plot_regularization(ok, sweep_dir / "regularization.png"))
+    elif one_layer_widths(ok):
         written.append(plots.plot_double_descent(ok, sweep_dir / "double_descent.png"))
     elif one_size and ok["parameters"].nunique() > 1:
         written.append(plots.plot_capacity(ok, sweep_dir / "capacity.png"))

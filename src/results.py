@@ -56,9 +56,9 @@ def load_job(job_dir: Path) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         return {**row, "status": "failed", "reason": f"unreadable metrics.json: {e}"}
     config = metrics.pop("config")
-    settings = {"seed": config["seed"]}
+    settings = {"seed": config["seed"], "test_weights": config.get("test_weights")}
     for section in ("data", "model"):
-        settings.update({f"{section}.{k}": v for k, v in config[section].items()})
+        settings.update(flattened(config[section], section))
     hidden = tuple(settings["model.hidden"])
     settings["model.hidden"] = hidden
     if not hidden:  # the linear model has no activation to speak of
@@ -75,14 +75,30 @@ def load_job(job_dir: Path) -> dict[str, Any]:
     }
 
 
+def flattened(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """{"augment": {"shift": 2}} under "data" -> {"data.augment.shift": 2}."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flattened(value, f"{prefix}.{key}"))
+        else:
+            flat[f"{prefix}.{key}"] = value
+    return flat
+
+
 def load_sweep(sweep_dir: Path) -> pd.DataFrame:
-    """Every job of the sweep as a row; failed jobs carry only `status`, `reason`, `overrides`."""
-    return pd.DataFrame([load_job(d) for d in job_dirs(sweep_dir)])
+    """Every job of the sweep as a row; failed jobs carry only `status`, `reason`, `overrides`.
+    A finished job's `cure` says what it did against overfitting (`cure_of`)."""
+    table = pd.DataFrame([load_job(d) for d in job_dirs(sweep_dir)])
+    ok = table["status"] == "ok"
+    table.loc[ok, "cure"] = table[ok].apply(cure_of, axis=1)
+    return table
 
 
 def setting_columns(table: pd.DataFrame) -> list[str]:
     """The columns that hold a job's settings, in the order the config declares them."""
-    return [c for c in table.columns if c == "seed" or c.startswith(("data.", "model."))]
+    named = ("seed", "test_weights")
+    return [c for c in table.columns if c in named or c.startswith(("data.", "model."))]
 
 
 def varying(table: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -102,7 +118,7 @@ def sweep_command(sweep_dir: Path) -> str:
 
 
 # Columns that a job's settings determine: they describe its setting, they are not results.
-DESCRIBED = ("model", "depth", "width", "parameters", "train_images")
+DESCRIBED = ("model", "depth", "width", "parameters", "train_images", "cure")
 
 
 def result_columns(table: pd.DataFrame) -> list[str]:
@@ -195,3 +211,68 @@ def double_descent(settings: pd.DataFrame, fits: float = 0.9) -> dict[str, float
         "second_descent": 100 * second,
         "second_descent_ci95": 100 * second_ci,
     }
+
+
+TUNED = "tuned per width"  # at each width, the cure whose tested weights validate best
+
+
+def cure_of(job: pd.Series) -> str:
+    """What a job did against overfitting, read from its settings: 'none', 'dropout 0.5', ..."""
+    parts = []
+    if job.get("model.weight_decay", 0) > 0:
+        parts.append(f"weight decay {job['model.weight_decay']:g}")
+    if job.get("model.dropout", 0) > 0:
+        parts.append(f"dropout {job['model.dropout']:g}")
+    if any(job.get(f"data.augment.{k}", 0) > 0 for k in ("rotation", "scale", "shift", "elastic")):
+        parts.append("augmentation")
+    if job.get("test_weights") == "best":
+        parts.append("early stopping")
+    return ", ".join(parts) or "none"
+
+
+def tested_val_acc(jobs: pd.DataFrame) -> pd.Series:
+    """The validation accuracy of the weights each job tested (the best ones' for best.ckpt)."""
+    return jobs["val_best_acc"].where(jobs["test_weights"] == "best", jobs["val_acc"])
+
+
+def tuned_per_width(jobs: pd.DataFrame) -> pd.DataFrame:
+    """At each width and seed, the job whose tested weights validate best, as cure TUNED and
+    its own cure as `chosen`: regularisation picked per width on validation, as Nakkiran et
+    al. (2020) pick their "optimal" one."""
+    best = tested_val_acc(jobs).groupby([jobs["width"], jobs["seed"]]).idxmax()
+    chosen = jobs.loc[best.to_numpy()].copy()
+    chosen["chosen"], chosen["cure"] = chosen["cure"], TUNED
+    return chosen
+
+
+def cure_effects(jobs: pd.DataFrame, fits: float = 0.9) -> pd.DataFrame:
+    """Per cure (and TUNED), on the means over seeds of a width sweep run once per cure:
+    `u_depth`, the largest fall of test accuracy from any narrower width, in points (0: no
+    U); `at_worst` and `gain_at_worst`, its test accuracy at the width where the unregularised
+    model ("none") is worst among those fitting `fits` of their training labels, and its gain
+    there; `widest` and `cost_at_widest` (its gain over none at the widest width; negative
+    when the cure costs accuracy there)."""
+    curves = pd.concat([jobs.assign(chosen=None), tuned_per_width(jobs)])
+    test = 100 * curves.groupby(["cure", "width"])["test_acc"].mean().unstack("width")
+    order = ["none", *[c for c in jobs["cure"].unique() if c != "none"], TUNED]
+    test = test.sort_index(axis=1).reindex([c for c in order if c in test.index])
+    none = test.loc["none"] if "none" in test.index else None
+    worst = None
+    if none is not None:
+        plain = jobs[jobs["cure"] == "none"].groupby("width")["train_set_acc"].mean()
+        fitting = plain[plain >= fits].index
+        worst = none[fitting].idxmin() if len(fitting) else None
+    widest = test.columns[-1]
+    rows = []
+    for cure, accuracy in test.iterrows():
+        drops = accuracy.cummax() - accuracy
+        row = {"cure": cure, "u_depth": drops.max(), "widest": accuracy[widest]}
+        if none is not None:
+            row["cost_at_widest"] = accuracy[widest] - none[widest]
+        if worst is not None:
+            row["at_worst"] = accuracy[worst]
+            row["gain_at_worst"] = accuracy[worst] - none[worst]
+        rows.append(row)
+    effects = pd.DataFrame(rows).set_index("cure")
+    effects.attrs.update(worst_width=worst, widest_width=widest)
+    return effects

@@ -89,6 +89,32 @@ def _require(ok: bool, message: str) -> None:
 
 
 @dataclass
+class AugmentConfig:
+    """Random distortions of the training images, drawn per image per epoch (conf/data/augment/:
+    none, affine, elastic)."""
+
+    rotation: float = MISSING  # degrees, uniform in [-rotation, rotation]
+    scale: float = MISSING  # zoom uniform in [1 - scale, 1 + scale]
+    shift: float = MISSING  # pixels each way, uniform in [-shift, shift]
+    elastic: float = MISSING  # pixels each knot of the elastic field moves, at most; 0: none
+    elastic_spacing: float = MISSING  # pixels between the field's knots: larger is smoother
+
+    def __post_init__(self) -> None:
+        for name in ("rotation", "scale", "shift", "elastic"):
+            value = getattr(self, name)
+            _require(value >= 0, f"data.augment.{name}={value} must be >= 0 (0: none)")
+        _require(self.scale < 1, f"data.augment.scale={self.scale} must be < 1")
+        _require(
+            self.elastic_spacing > 0,
+            f"data.augment.elastic_spacing={self.elastic_spacing} must be > 0",
+        )
+
+    @property
+    def any(self) -> bool:
+        return any((self.rotation, self.scale, self.shift, self.elastic))
+
+
+@dataclass
 class DataConfig:
     dataset: Dataset = MISSING
     data_dir: str = MISSING
@@ -100,9 +126,12 @@ class DataConfig:
     split_seed: int = MISSING
     download: bool = MISSING
     on_device: bool = MISSING
+    augment: AugmentConfig = MISSING  # distortions of the training images
 
     def __post_init__(self) -> None:
         self.dataset = Dataset(self.dataset)
+        if isinstance(self.augment, dict):  # as a checkpoint keeps it
+            self.augment = AugmentConfig(**self.augment)
         _require(self.batch_size > 0, f"data.batch_size={self.batch_size} must be > 0")
         _require(
             self.eval_batch_size > 0, f"data.eval_batch_size={self.eval_batch_size} must be > 0"
@@ -136,6 +165,7 @@ class ModelConfig:
     weight_decay: float = MISSING
     momentum: float = MISSING  # sgd only
     scheduler: Scheduler = MISSING
+    dropout: float = MISSING  # probability of zeroing each hidden unit while training
 
     def __post_init__(self) -> None:
         self.activation, self.loss = Activation(self.activation), Loss(self.loss)
@@ -160,6 +190,7 @@ class ModelConfig:
             )
         _require(self.lr > 0, f"model.lr={self.lr} must be > 0")
         _require(self.weight_decay >= 0, f"model.weight_decay={self.weight_decay} must be >= 0")
+        _require(0 <= self.dropout < 1, f"model.dropout={self.dropout} must be in [0, 1)")
         _require(0 <= self.momentum < 1, f"model.momentum={self.momentum} must be in [0, 1)")
 
 

@@ -78,6 +78,7 @@ def train(config: TrainConfig) -> float | None:
                 "seed": config.seed,
                 "data": plain(config.data),
                 "model": plain(config.model),
+                "test_weights": config.test_weights.value,
             },
             "parameters": model.num_parameters,
             "train_images": len(datamodule.train.pixels),

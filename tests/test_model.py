@@ -63,3 +63,37 @@ def test_relu_network_is_not_linear():
     net = MLP([64])
     x = torch.randn(1, 784)
     assert not torch.allclose(net(x) + net(-x), 2 * net(torch.zeros(1, 784)), atol=1e-4)
+
+
+def test_dropout_off_builds_the_same_network_and_draws_no_random_numbers():
+    torch.manual_seed(0)
+    before = MLP([256, 128])
+    torch.manual_seed(0)
+    off = MLP([256, 128], dropout=0.0).train()
+    assert [type(m) for m in off] == [type(m) for m in before]
+    assert not any(isinstance(m, torch.nn.Dropout) for m in off)
+    assert all(torch.equal(off.state_dict()[k], v) for k, v in before.state_dict().items())
+    x = torch.randn(8, 784)
+    state = torch.get_rng_state()
+    assert torch.equal(off(x), before(x))
+    assert torch.equal(torch.get_rng_state(), state)  # the next batches draw as they did
+
+
+def test_dropout_zeroes_hidden_units_while_training_and_is_off_in_eval():
+    net = MLP([64, 32], dropout=0.5)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    assert sum(isinstance(m, torch.nn.Dropout) for m in net) == 2  # after each hidden layer
+    plain = MLP([64, 32])
+    for target, source in zip(
+        [m for m in plain if isinstance(m, torch.nn.Linear)], linears, strict=True
+    ):
+        target.load_state_dict(source.state_dict())
+    x = torch.randn(16, 784)
+    net.train()
+    assert not torch.equal(net(x), net(x))  # a fresh mask each step
+    layers = list(net)
+    hidden = torch.nn.Sequential(*layers[:3])(x)  # Linear, ReLU, Dropout
+    active = torch.nn.Sequential(*layers[:2])(x) > 0
+    assert 0.3 < (hidden[active] == 0).float().mean() < 0.7
+    net.eval()
+    assert torch.equal(net(x), plain(x))

@@ -8,7 +8,10 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from src.classifier import Classifier
-from src.pictures import TILE, confusion_figure, mistakes_figure, weight_images
+from src.data import MNISTDataModule
+from src.lifecycle import compose_train
+from src.pictures import TILE, augmented_figure, confusion_figure, mistakes_figure, weight_images
+from src.schema import typed
 from src.train import train
 from tests.conftest import tiny_config
 
@@ -69,3 +72,36 @@ def test_a_run_saves_its_pictures_and_shows_them_in_tensorboard(tiny_data, tmp_p
         "pictures/confusion",
         "pictures/mistakes",
     }
+
+
+def test_a_run_with_distorted_training_images_shows_a_sample_of_them(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, tmp_path, "model=linear", "trainer.max_epochs=1")
+    config.data.augment.rotation = 20.0
+    config.callbacks["pictures"] = {
+        "_target_": "src.pictures.Pictures",
+        "folder": str(tmp_path / "pictures"),
+    }
+    train(config)
+    with Image.open(tmp_path / "pictures" / "augmented.png") as image:
+        assert image.width > 8 * TILE
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir() and list(p.glob("events.*"))]
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert "pictures/augmented" in events.Tags()["images"]
+
+
+def test_the_sample_of_distortions_shows_each_digit_then_its_draws(tiny_data):
+    dm = MNISTDataModule(
+        typed(
+            compose_train(
+                f"data.data_dir={tiny_data}",
+                "data.val_size=20",
+                "data/augment=affine",
+                "output_dir=.",
+            )
+        ).data
+    )
+    dm.setup("fit")
+    picture = augmented_figure(dm.train, seed=0, digits=2, draws=3)
+    labels = [str(int(y)) for y in dm.train.y[:2]]
+    assert picture.labels == [labels[0], *["distorted"] * 3, labels[1], *["distorted"] * 3]

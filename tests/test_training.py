@@ -113,10 +113,23 @@ def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
         run(tiny_data, tmp_path, *never)
 
 
-def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path):
-    one = run(tiny_data, tmp_path / "one", "block_steps=1")
-    assert stable(run(tiny_data, tmp_path / "three", "block_steps=3")) == stable(one)
-    assert stable(run(tiny_data, tmp_path / "all", "block_steps=100")) == stable(one)
+CURED = [
+    "model.dropout=0.3",
+    "data/augment=elastic",
+    "trainer.max_epochs=6",
+    "+callbacks.stop._target_=lightning.pytorch.callbacks.EarlyStopping",
+    "+callbacks.stop.monitor=val/acc",
+    "+callbacks.stop.patience=1",
+]
+
+
+@pytest.mark.parametrize("recipe", [[], CURED], ids=["defaults", "dropout, elastic, early stop"])
+def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path, recipe):
+    one = run(tiny_data, tmp_path / "one", "block_steps=1", *recipe)
+    if recipe:
+        assert one["epochs"] < 6  # it stopped early
+    assert stable(run(tiny_data, tmp_path / "three", "block_steps=3", *recipe)) == stable(one)
+    assert stable(run(tiny_data, tmp_path / "all", "block_steps=100", *recipe)) == stable(one)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +141,13 @@ def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path):
         (["trainer.gradient_clip_val=1"], 1),
         (["trainer.max_steps=5"], 1),
         (["+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor"], 1),
+        (
+            [
+                "+callbacks.stop._target_=lightning.pytorch.callbacks.EarlyStopping",
+                "+callbacks.stop.monitor=val/acc",
+            ],
+            20,
+        ),
         (
             [
                 "+callbacks.last_checkpoint.every_n_train_steps=5",
@@ -144,6 +164,7 @@ def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path):
         "clipping",
         "max_steps",
         "another callback",
+        "early stopping",
         "steps checkpoint",
         "a test's callback",
     ],

@@ -1,0 +1,42 @@
+"""Random distortions of training images, drawn per image on the batch's own device: an
+affine map (rotation, scale, shift) and a smooth elastic distortion in the spirit of Simard,
+Steinkraus and Platt (2003), both applied by one bilinear resampling of the 28x28 image."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from src.schema import AugmentConfig
+
+SIDE = 28
+
+
+def distort(x: Tensor, config: AugmentConfig, generator: torch.Generator) -> Tensor:
+    """Flattened images [N, 784] in [-1, 1], each moved by its own random draw from
+    `generator` (on x's device); the background stays -1."""
+    n, device = len(x), x.device
+
+    def uniform(*shape: int) -> Tensor:  # in [-1, 1)
+        return torch.rand(n, *shape, generator=generator, device=device).mul_(2).sub_(1)
+
+    angle = uniform() * math.radians(config.rotation)
+    zoom = 1 + uniform() * config.scale
+    shift = uniform(2) * (2 * config.shift / SIDE)  # grid units: the image spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    # The output pixel at p samples the input at theta @ [p, 1].
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, [n, 1, SIDE, SIDE], align_corners=False)
+    if config.elastic > 0:
+        # Random displacements every elastic_spacing pixels, smoothly interpolated between
+        # (Simard et al. smooth a per-pixel field with a Gaussian: a large kernel on a CPU).
+        knots = max(2, round(SIDE / config.elastic_spacing) + 1)
+        coarse = uniform(2, knots, knots) * (2 * config.elastic / SIDE)
+        field = F.interpolate(coarse, size=(SIDE, SIDE), mode="bicubic", align_corners=True)
+        grid = grid + field.permute(0, 2, 3, 1)
+    ink = x.view(n, 1, SIDE, SIDE) + 1  # 0 where the background is: what grid_sample pads with
+    moved = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved.view(n, SIDE * SIDE) - 1
