@@ -31,6 +31,7 @@ from src.blocks import block_steps
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
 from src.data import DataError, require_files, training_images
+from src.resume import BASIC_SWEEPER, check_sweep_folder
 from src.schema import ConfigError, Scheduler, TrainConfig, typed
 
 log = logging.getLogger(__name__)
@@ -327,6 +328,13 @@ class TrainLifecycle(Callback):
             exit_now()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
+            try:
+                found = check_sweep_folder(config)
+            except ConfigError as e:
+                exit_with(str(e))
+            for line in found:
+                log.info(line)
         # Launchers make the sweep folder only when jobs start, but a sweeper may store its
         # state there first: hparams_search=optuna keeps its SQLite study in it.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from src.atomic import AtomicCheckpointIO, write_text_whole
 from src.blocks import BlockClassifier, BlockDataModule, block_steps
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
@@ -25,6 +26,7 @@ from src.data import DataError, MNISTDataModule
 from src.graphs import GraphedClassifier
 from src.lifecycle import changed_settings, first_line, gate
 from src.metrics import DivergedError, EpochMetrics
+from src.resume import continue_job, continues_sweeps
 from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
 from src.tensorboard import METRICS, log_hparams
 
@@ -49,7 +51,9 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
         model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
     callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
-    trainer = L.Trainer(**config.trainer, logger=loggers, callbacks=callbacks)
+    # Checkpoints written whole, unless the config chose its own plugins (Lightning's meaning).
+    plugins = {} if "plugins" in config.trainer else {"plugins": [AtomicCheckpointIO()]}
+    trainer = L.Trainer(**config.trainer, **plugins, logger=loggers, callbacks=callbacks)
     return datamodule, model, trainer
 
 
@@ -86,7 +90,8 @@ def train(config: TrainConfig) -> float | None:
             **results,
             "history": epoch_metrics.history,
         }
-        Path(config.output_dir, "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        metrics_file = Path(config.output_dir, "metrics.json")
+        write_text_whole(metrics_file, json.dumps(record, indent=2) + "\n")
         noisy = ("train_set/acc_corrupted",) if config.data.label_noise > 0 else ()
         settings = {**changed_settings(), "parameters (k)": model.num_parameters / 1000}
         for logger in trainer.loggers:
@@ -143,6 +148,10 @@ def main(cfg: DictConfig) -> float | None:
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     config = None
     try:
+        if sweep and continues_sweeps():  # a rerun in the sweep's folder, or a requeued task
+            attempt = continue_job(cfg)
+            if attempt.metrics is not None:
+                return attempt.monitored(cfg.monitor)
         # A single run was gated before its folder existed (TrainLifecycle); a sweep's job here.
         config = gate(cfg) if sweep else typed(cfg)
         return train(config)

@@ -6,9 +6,12 @@ import os
 import runpy
 import signal
 import sys
+import time
+from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 
 
 def inject(name: str, **arguments) -> list[str]:
@@ -29,6 +32,23 @@ class SignalAfterEpoch(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             os.kill(os.getpid(), self.signum)
+
+
+class HangAtEpoch(L.Callback):
+    """In sweep job `job`, waits at the start of epoch `epoch` (the previous epoch's
+    checkpoints written) until SIGTERM stops the run or SIGKILL ends it; only while `marker`
+    does not exist, which it makes first, so a rerun of the same config goes through."""
+
+    def __init__(self, job: int, epoch: int, marker: str) -> None:
+        self.job, self.epoch, self.marker = job, epoch, Path(marker)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        here = HydraConfig.get().job.num == self.job and trainer.current_epoch == self.epoch
+        if not here or self.marker.exists():
+            return
+        self.marker.touch()
+        while not trainer.received_sigterm:
+            time.sleep(0.05)
 
 
 class PoisonWeightsAtEpoch(L.Callback):

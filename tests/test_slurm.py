@@ -7,11 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import ROOT, make_tiny_mnist, run_module
+from tests.faults import inject
 
 # What a one-node cluster of 2 CPUs can run: two one-CPU jobs at once, or one job of two
 # one-CPU tasks. The yaml's defaults (4 CPUs, 16 GB per task) are for real clusters.
@@ -116,3 +119,63 @@ def test_slurm_runs_ddp_cpu_as_two_tasks_of_one_job(slurm, tmp_path, mnist_dir):
         metrics["config"]["model"]["hidden"] == []
         and metrics["config"]["data"]["train_size"] == 1000
     )
+
+
+def until_pending_then_start(task: str) -> None:
+    """Lets a requeued task start again now: Slurm holds it pending for two minutes first
+    (its BeginTime), which only makes a test wait."""
+    while True:
+        state = subprocess.run(
+            ["squeue", "--noheader", "--jobs", task, "--format=%T"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if state == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
+            return
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_requeued_slurm_task_resumes_from_its_last_checkpoint(slurm, tmp_path):
+    data = make_tiny_mnist(tmp_path / "data")
+    sweep_dir, marker = tmp_path / "sweep", tmp_path / "hung"
+    command = [
+        *SLURM_SWEEP[:4],
+        f"data.data_dir={data}",
+        "data.val_size=20",
+        "data.download=false",
+        "data.train_size=null",
+        "data.batch_size=20",
+        "model.hidden=[8],[16]",
+        "trainer.max_epochs=4",
+        *inject("HangAtEpoch", job=1, epoch=2, marker=marker),  # once: it makes the marker
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "src.train", *command],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not marker.exists():  # task 1 finished epochs 0 and 1, and waits before epoch 2
+        assert sweep.poll() is None, sweep.stderr.read()
+        time.sleep(0.2)
+    (task_dir,) = (sweep_dir / ".submitit").glob("*_1")
+    task = task_dir.name  # <array job>_<task>
+    subprocess.run(["scontrol", "requeue", task], check=True)
+    until_pending_then_start(task)
+    assert sweep.wait(timeout=600) == 0, sweep.stderr.read()
+
+    # The requeued task started again in its own folder and went on from epoch 2.
+    log = (task_dir / f"{task}_0_log.out").read_text()
+    first, second = log.split("Starting with JobEnvironment")[1:]
+    last = sweep_dir / "01" / "checkpoints" / "last.ckpt"
+    assert "Epoch 1:" in first
+    assert f"resuming from epoch 2 of {last}" in second
+    assert "Epoch 0:" not in second and "Epoch 1:" not in second and "Epoch 3:" in second
+    history = json.loads((sweep_dir / "01" / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert (sweep_dir / "00" / "metrics.json").is_file()

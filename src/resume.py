@@ -1,0 +1,160 @@
+"""Continuing a killed sweep in its folder, and a requeued Slurm task in its job's folder.
+
+Rerunning a sweep's command with hydra.sweep.dir=<its folder> reuses each job's complete
+metrics.json, resumes a job from its last.ckpt, and runs the jobs never started; a Slurm
+task that is requeued (or preempted) starts its job again, which resumes the same way. Only
+the basic sweeper's grid is continued: Optuna numbers a resumed study's trials anew.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from src.checkpoint import CheckpointError, read_checkpoint
+from src.schema import ConfigError
+
+log = logging.getLogger(__name__)
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What an earlier attempt of a job left in its folder."""
+
+    metrics: dict | None = None  # its complete metrics.json: the job is done
+    checkpoint: Path | None = None  # its readable last.ckpt, to resume from
+    epoch: int | None = None  # the epoch that resuming trains first
+    problem: str | None = None  # why its last.ckpt cannot be resumed
+
+    def monitored(self, monitor: str) -> float | None:
+        """The monitored metric the job returned to Hydra's sweeper."""
+        value = (self.metrics or {}).get(monitor.replace("/", "_"))
+        return None if value is None else float(value)
+
+
+def previous_attempt(job_dir: Path) -> Attempt:
+    """Done (a complete metrics.json), resumable (a readable last.ckpt), or nothing to reuse."""
+    try:
+        metrics = json.loads((job_dir / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        metrics = None
+    if isinstance(metrics, dict) and "test_acc" in metrics:
+        return Attempt(metrics=metrics)
+    last = job_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return Attempt()
+    try:
+        epoch = read_checkpoint(last)["epoch"] + 1
+    except (CheckpointError, KeyError):
+        return Attempt(
+            problem=f"{last} cannot be read (cut short by a kill while it was written?): "
+            "that job restarts from scratch"
+        )
+    return Attempt(checkpoint=last, epoch=epoch)
+
+
+def continues_sweeps() -> bool:
+    """Whether this Hydra app runs a grid that a rerun in its folder continues."""
+    return HydraConfig.get().sweeper.get("_target_") == BASIC_SWEEPER
+
+
+def continue_job(cfg: DictConfig) -> Attempt:
+    """A sweep job's earlier attempt; when it left a readable last.ckpt (and the command named
+    no ckpt_path), `cfg.ckpt_path` is set to resume from it."""
+    job_dir = Path(cfg.output_dir)
+    attempt = previous_attempt(job_dir)
+    if attempt.metrics is not None:
+        log.info("%s finished in an earlier attempt: its metrics.json is kept", job_dir)
+    elif attempt.problem is not None:
+        log.warning(attempt.problem)
+    elif attempt.checkpoint is not None and cfg.ckpt_path is None:
+        cfg.ckpt_path = str(attempt.checkpoint)
+        log.info("resuming from epoch %d of %s", attempt.epoch, attempt.checkpoint)
+    return attempt
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """The overrides of each job of the basic sweeper's grid, in its job order."""
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    arguments = OmegaConf.to_container(config.hydra.overrides.task)
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    overrides = parser.parse_overrides([*params, *arguments])
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+def job_config(config: DictConfig, num: int, overrides: list[str]) -> DictConfig:
+    """Job `num`'s config as the launcher composes it, its hydra.job.num set."""
+    job = GlobalHydra.instance().config_loader().load_sweep_config(config, overrides)
+    with open_dict(job):
+        job.hydra.job.num = num
+    return job
+
+
+def check_sweep_folder(config: DictConfig) -> list[str]:
+    """Before a sweep writes anything: what earlier attempts left in its folder, as the lines
+    to print (none for a new folder); a ConfigError when a job folder holds another job."""
+    sweep_dir = Path(config.hydra.sweep.dir)
+    if not sweep_dir.is_dir() or not any(p.is_dir() for p in sweep_dir.iterdir()):
+        return []
+    ignored = set(config.hydra.job.config.override_dirname.exclude_keys)
+    jobs = sweep_jobs(config)
+    done, resumed, problems = 0, [], []
+    for num, overrides in enumerate(jobs):
+        job = job_config(config, num, overrides)
+        job_dir = sweep_dir / str(job.hydra.sweep.subdir)
+        saved = job_dir / ".hydra" / "config.yaml"
+        if saved.is_file():
+            wanted = OmegaConf.masked_copy(job, [k for k in job if k != "hydra"])
+            refuse_other_job(job_dir, OmegaConf.load(saved), wanted, ignored)
+        attempt = previous_attempt(job_dir)
+        done += attempt.metrics is not None
+        if attempt.epoch is not None:
+            resumed.append(attempt.epoch)
+        if attempt.problem is not None:
+            problems.append(attempt.problem)
+    found = [f"{done} done"]
+    if resumed:
+        epochs = ", ".join(map(str, resumed))
+        found.append(f"{len(resumed)} resumed from epoch{'s' if len(resumed) > 1 else ''} {epochs}")
+    found.append(f"{len(jobs) - done - len(resumed)} to run")
+    return [f"{len(jobs)} jobs in {sweep_dir}: " + ", ".join(found), *problems]
+
+
+def refuse_other_job(job_dir: Path, saved: DictConfig, wanted: DictConfig, ignored: set) -> None:
+    """A ConfigError naming the first key whose value differs between the job that ran in
+    `job_dir` and the one this sweep would run there; keys of `ignored` (where things are,
+    how many threads) may differ."""
+    before, now = flat(saved), flat(wanted)
+    for key in dict.fromkeys([*before, *now]):
+        if any(key == k or key.startswith(f"{k}.") for k in ignored):
+            continue
+        if before.get(key, "(not set)") != now.get(key, "(not set)"):
+            raise ConfigError(
+                f"{job_dir} holds a job run with {key}={before.get(key, '(not set)')}, where "
+                f"this sweep would run {key}={now.get(key, '(not set)')}: rerun the command "
+                "that made it (its multirun.yaml), or choose a new hydra.sweep.dir"
+            )
+
+
+def flat(cfg: DictConfig) -> dict[str, Any]:
+    """Dotted keys to unresolved values: {"model.lr": 0.003, "model.hidden": [256, 128]}."""
+    items: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            items[prefix.removesuffix(".")] = node
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return items

@@ -1,0 +1,165 @@
+"""A sweep killed at any point continues in its folder: rerunning its command with the same
+hydra.sweep.dir reuses the finished jobs, resumes the started one from its last.ckpt, runs
+the rest, and ends as the uninterrupted sweep would have."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from src.results import load_sweep
+from tests.conftest import ROOT, make_tiny_mnist, one_error_line, run_module, stable
+from tests.faults import inject
+
+# Four jobs of a tiny model on tiny data, one at a time (joblib, one worker), so that the
+# kill below always finds jobs 00 and 01 finished, 02 between epochs and 03 not started.
+TINY_SWEEP = [
+    "-m",
+    "+sweep=local",
+    "hydra.launcher.n_jobs=1",
+    "data.val_size=20",
+    "data.download=false",
+    "data.train_size=null",
+    "data.batch_size=20",
+    "model.lr=0.01",
+    "model.hidden=[8],[16]",
+    "seed=0,1",
+    "trainer.max_epochs=4",
+    "~callbacks.progress_bar",
+    "~callbacks.pictures",
+    "+trainer.enable_progress_bar=false",
+]
+TIMINGS = ["fit_seconds", "seconds_per_epoch", "tested_weights", "overrides"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_tiny_mnist(tmp_path_factory.mktemp("tiny") / "data")
+
+
+def sweep_command(data: Path, sweep_dir: Path, marker: Path) -> list[str]:
+    """The tiny sweep, its job 02 waiting at the start of epoch 2 unless `marker` exists."""
+    hang = inject("HangAtEpoch", job=2, epoch=2, marker=marker)
+    return [*TINY_SWEEP, f"data.data_dir={data}", *hang, f"hydra.sweep.dir={sweep_dir}"]
+
+
+def wait_for(condition, process: subprocess.Popen) -> None:
+    """Polls `condition` while `process` runs; fails if the process ends first."""
+    while not condition():
+        assert process.poll() is None, f"the sweep ended (exit {process.returncode}) too soon"
+        time.sleep(0.1)
+
+
+def results(sweep_dir: Path) -> dict[str, dict]:
+    """Each job's metrics.json but for timings and paths."""
+    return {
+        p.parent.name: stable(json.loads(p.read_text()))
+        for p in sorted(sweep_dir.glob("*/metrics.json"))
+    }
+
+
+def summary(sweep_dir: Path) -> pd.DataFrame:
+    """The sweep's table, but for timings and paths."""
+    return load_sweep(sweep_dir).drop(columns=TIMINGS, errors="ignore")
+
+
+def test_a_sweep_killed_with_sigkill_continues_in_its_folder_as_if_never_killed(tmp_path, data):
+    whole, cut, marker = tmp_path / "whole", tmp_path / "cut", tmp_path / "hung"
+    (tmp_path / "no-hang").touch()
+    run_module("src.train", *sweep_command(data, whole, tmp_path / "no-hang"))
+
+    log = (tmp_path / "killed.log").open("w")
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "src.train", *sweep_command(data, cut, marker)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    wait_for(lambda: (cut / "01" / "metrics.json").is_file() and marker.exists(), sweep)
+    os.killpg(sweep.pid, signal.SIGKILL)  # nothing gets to clean up
+    sweep.wait()
+    last = cut / "02" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1
+    assert not (cut / "02" / "metrics.json").exists() and not (cut / "03").exists()
+    finished = {j: (cut / j / "metrics.json").stat().st_mtime_ns for j in ("00", "01")}
+
+    rerun = run_module("src.train", *sweep_command(data, cut, marker))
+    assert f"4 jobs in {cut}: 2 done, 1 resumed from epoch 2, 1 to run" in rerun.stdout
+    assert {j: (cut / j / "metrics.json").stat().st_mtime_ns for j in finished} == finished
+    assert f"resuming from epoch 2 of {last}" in rerun.stdout
+    history = json.loads((cut / "02" / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert results(cut) == results(whole) and len(results(cut)) == 4
+    pd.testing.assert_frame_equal(summary(cut), summary(whole))
+
+
+@pytest.fixture(scope="module")
+def sweep_once(tmp_path_factory, data) -> tuple[list[str], Path]:
+    """A finished two-job sweep on the tiny data, run once: its command and its folder."""
+    sweep_dir = tmp_path_factory.mktemp("finished") / "sweep"
+    command = [*TINY_SWEEP, f"data.data_dir={data}", "model.hidden=[8]", "trainer.max_epochs=2"]
+    run_module("src.train", *command, f"hydra.sweep.dir={sweep_dir}")
+    return command, sweep_dir
+
+
+@pytest.fixture
+def finished_sweep(sweep_once, tmp_path) -> tuple[list[str], Path]:
+    """A copy of that sweep's folder, for a test to rerun and change."""
+    command, sweep_dir = sweep_once
+    return command, Path(shutil.copytree(sweep_dir, tmp_path / "sweep"))
+
+
+def test_a_rerun_that_would_run_another_job_in_a_folder_is_refused_before_writing(
+    finished_sweep,
+):
+    command, sweep_dir = finished_sweep
+    kept = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sweep_dir.rglob("*") if p.is_file()}
+    result = run_module(
+        "src.train", *command, "model.lr=0.02", f"hydra.sweep.dir={sweep_dir}", check=False
+    )
+    assert one_error_line(result) == (
+        f"error: {sweep_dir / '00'} holds a job run with model.lr=0.01, where this sweep "
+        "would run model.lr=0.02: rerun the command that made it (its multirun.yaml), "
+        "or choose a new hydra.sweep.dir"
+    )
+    now = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sweep_dir.rglob("*") if p.is_file()}
+    assert now == kept
+
+
+def test_a_rerun_may_change_where_things_are_and_how_many_threads(finished_sweep, data, tmp_path):
+    command, sweep_dir = finished_sweep
+    moved = tmp_path / "moved"
+    shutil.copytree(data, moved)
+    result = run_module(
+        "src.train", *command, f"data.data_dir={moved}", "threads=2", f"hydra.sweep.dir={sweep_dir}"
+    )
+    assert f"2 jobs in {sweep_dir}: 2 done, 0 to run" in result.stdout
+
+
+def test_an_unreadable_last_checkpoint_is_one_line_and_its_job_restarts_from_scratch(
+    finished_sweep,
+):
+    command, sweep_dir = finished_sweep
+    expected = results(sweep_dir)
+    job = sweep_dir / "01"
+    (job / "metrics.json").unlink()
+    last = job / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # as a kill during a plain write leaves it
+    result = run_module("src.train", *command, f"hydra.sweep.dir={sweep_dir}")
+    assert f"2 jobs in {sweep_dir}: 1 done, 1 to run" in result.stdout
+    problem = (
+        f"{last} cannot be read (cut short by a kill while it was written?): "
+        "that job restarts from scratch"
+    )
+    assert problem in result.stdout
+    assert "resuming from epoch" not in result.stdout
+    assert results(sweep_dir) == expected
