@@ -70,7 +70,7 @@ def require_packages(loggers: dict[str, Any]) -> None:
         cls = str(logger.get("_target_", "")).rsplit(".", 1)[-1]
         package = OPTIONAL.get(cls)
         if package is not None and importlib.util.find_spec(package) is None:
-            raise ConfigError(f"logger={name} needs the {package} package: {EXTRA}")
+            raise ConfigError(f"logger.{name} needs the {package} package: {EXTRA}")
 
 
 def prepare_stores(loggers: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from hydra.types import RunMode
 
 from src.schema import ConfigError
-from src.trackers import mlflow_artifacts, tracker_group, wandb_offline
+from src.trackers import EXTRA, mlflow_artifacts, tracker_group, wandb_offline
 from src.train import train
 from tests.conftest import one_error_line, run_module, tiny_config
 from tests.test_train import hparams_of, tensorboard_summaries
@@ -28,9 +28,7 @@ def test_a_tracker_without_its_package_is_refused_naming_the_extra(
     monkeypatch.setitem(sys.modules, logger, None)  # as if not installed
     with pytest.raises(ConfigError) as refused:
         tiny_config(tiny_data, tmp_path, f"logger={logger}")
-    assert str(refused.value) == f"logger={logger} needs the {logger} package: " + (
-        "pip install '.[trackers]'"
-    )
+    assert str(refused.value) == f"logger.{logger} needs the {logger} package: {EXTRA}"
 
 
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
@@ -41,7 +39,7 @@ def test_a_missing_tracker_package_stops_the_command_before_any_folder(sweep, tm
     )
     result = run_module("tests.without", "mlflow", "src.train", *where, "logger=many", check=False)
     assert one_error_line(result) == (
-        "error: logger=mlflow needs the mlflow package: pip install '.[trackers]'"
+        "error: logger.mlflow needs the mlflow package: pip install '.[trackers]'"
     )
     assert not folder.exists()
 
