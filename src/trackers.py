@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from src.schema import ConfigError
@@ -73,6 +74,7 @@ def require_packages(loggers: dict[str, Any]) -> None:
             raise ConfigError(f"logger.{name} needs the {package} package: {EXTRA}")
 
 
+@rank_zero_only  # other DDP ranks log nothing, and start once rank 0 has made the store
 def prepare_stores(loggers: dict[str, Any]) -> None:
     """Makes each MLflow logger's local store folder and its experiment, so that a sweep's
     jobs started at once do not each try to create them."""
