@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 SHARED ?= ../shared/data
 ARGS   ?=
 
-.PHONY: install data train sweep test bench lint tensorboard clean
+.PHONY: install trackers data train sweep test bench lint tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -13,6 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet '.[dev]'
+	touch $@
+
+# The optional experiment trackers (logger=mlflow|wandb|many), which the tests run too.
+trackers: $(VENV)/.trackers
+
+$(VENV)/.trackers: $(VENV)/.installed
+	$(PY) -m pip install --quiet '.[dev,trackers]'
 	touch $@
 
 # Copy the offline datasets when they exist; otherwise torchvision downloads on first run.
@@ -35,7 +42,7 @@ sweep: install data
 bench: install data
 	$(PY) -m benchmarks.bench $(ARGS)
 
-test: install data
+test: trackers data
 	$(PY) -m pytest $(ARGS)
 
 lint: install

@@ -16,7 +16,9 @@ class Classifier(L.LightningModule):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.save_hyperparameters(plain(config))  # plain values: checkpoints load weights-only
+        # Plain values: checkpoints load weights-only. Not logged: the trackers get only the
+        # settings a run changed (src/trackers.py).
+        self.save_hyperparameters(plain(config), logger=False)
         self.lr = config.lr  # Lightning's learning-rate finder reads and sets model.lr
         self.net = MLP(config.hidden, config.activation, config.dropout)
 

@@ -17,6 +17,7 @@ WARNINGS = (
     r"The `srun` command is available on your system but is not used",  # a Slurm install
     r"Checkpoint directory .* exists and is not empty",  # resuming: last.ckpt is overwritten
     r"The number of training batches .* is smaller than the logging interval",  # per-epoch logs
+    r"Experiment logs directory .* exists and is not empty",  # CSV: metrics.csv is appended to
 )
 
 

@@ -191,7 +191,8 @@ class MNISTDataModule(L.LightningDataModule):
     def __init__(self, config: DataConfig, seed: int = 0) -> None:
         super().__init__()
         self.config, self.seed = config, seed
-        self.save_hyperparameters({**plain(config), "seed": seed})  # kept in checkpoints
+        # Kept in checkpoints, not logged: the trackers get only what a run changed.
+        self.save_hyperparameters({**plain(config), "seed": seed}, logger=False)
         self.source = SOURCES[config.dataset]
         self.train: TensorBatches | None = None
         self.val: TensorBatches | None = None

@@ -32,7 +32,8 @@ from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
 from src.data import DataError, require_files, training_images
 from src.resume import BASIC_SWEEPER, check_sweep_folder
-from src.schema import ConfigError, Scheduler, TrainConfig, typed
+from src.schema import UNNAMED, ConfigError, Scheduler, TrainConfig, typed
+from src.trackers import prepare_stores, require_packages
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def gate(cfg: DictConfig) -> TrainConfig:
     """The composed config, typed and checked; raises a one-line ConfigError, CheckpointError
     or DataError naming the key and the fix."""
     config = typed(cfg)
+    require_packages(config.logger)
     check_trainer(config.trainer)
     check_with_lightning(config)
     if config.cuda_graphs:
@@ -288,7 +290,11 @@ def changed_settings() -> dict[str, str]:
     given = dict(o.lstrip("+~").split("=", 1) for o in hydra.overrides.task if "=" in o)
     # Run names leave out what says where things are or how to run: so do the HPARAMS.
     plumbing = set(hydra.job.config.override_dirname.exclude_keys)
-    given = {k: v for k, v in given.items() if k not in plumbing and "/" not in v}
+    given = {
+        k: v
+        for k, v in given.items()
+        if k not in plumbing and not k.startswith(UNNAMED) and "/" not in v
+    }
     if hydra.mode != RunMode.MULTIRUN:
         return given
     swept = set(hydra.sweeper.get("params") or {})
@@ -328,17 +334,24 @@ class TrainLifecycle(Callback):
             exit_now()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
-            try:
+        try:
+            require_packages(config.logger)  # each job checks the rest of its config itself
+            found = []
+            if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
                 found = check_sweep_folder(config)
-            except ConfigError as e:
-                exit_with(str(e))
-            for line in found:
-                log.info(line)
+        except ConfigError as e:
+            exit_with(str(e))
+        for line in found:
+            log.info(line)
         # Launchers make the sweep folder only when jobs start, but a sweeper may store its
         # state there first: hparams_search=optuna keeps its SQLite study in it.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         self.started = time.time()
+        HydraConfig.instance().set_config(config)  # the loggers' names use ${hydra:...}
+        try:
+            prepare_stores(config.logger)
+        except Exception as e:
+            exit_with(f"logger: the MLflow store could not be prepared: {first_line(e)}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -1,7 +1,8 @@
 """Pictures of what a model learned, drawn after testing: weights as images, the confusion
 matrix, and the test digits it got most confidently wrong. Saved as PNGs in the run folder
-and shown in TensorBoard's Images tab. Drawn with Pillow, pixel by pixel, as every run
-draws them: matplotlib's layout costs far more than the pictures are worth."""
+and shown by the trackers that show images (TensorBoard, W&B; MLflow keeps the files). Drawn
+with Pillow, pixel by pixel, as every run draws them: matplotlib's layout costs far more than
+the pictures are worth."""
 
 import math
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
@@ -21,6 +21,7 @@ from src.augment import distort
 from src.data import TensorBatches
 from src.pixels import normalise
 from src.schema import CLASSES
+from src.trackers import log_pictures
 
 SIDE = 28
 ZOOM = 4  # screen pixels per image pixel
@@ -157,8 +158,8 @@ def augmented_figure(batches: TensorBatches, seed: int, digits: int = 8, draws: 
 
 class Pictures(L.Callback):
     """After testing, draws the tested model's weights, confusion matrix and worst mistakes
-    (and, when training images are distorted, a sample of them) into <run>/pictures/ and
-    TensorBoard."""
+    (and, when training images are distorted, a sample of them) into <run>/pictures/ and the
+    trackers that show images."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
@@ -185,8 +186,5 @@ class Pictures(L.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, picture in pictures.items():
             Image.fromarray(picture.pixels).save(self.folder / f"{name}.png")
-            for logger in trainer.loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image(
-                        f"pictures/{name}", picture.pixels, trainer.global_step, dataformats="HWC"
-                    )
+        drawn = {name: picture.pixels for name, picture in pictures.items()}
+        log_pictures(trainer.loggers, drawn, trainer.global_step)

@@ -23,11 +23,14 @@ OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, 
 OmegaConf.register_new_resolver("zpad", lambda n: f"{int(n):02d}", replace=True)
 
 
+# Overrides that say how a run is watched, not what it trained: no part of its name or settings.
+UNNAMED = ("callbacks", "logger")
+
+
 def run_label(overrides: str) -> str:
-    """A run's name in TensorBoard, its folder: the overrides that say what it trained."""
-    kept = [
-        o for o in overrides.split(" ") if not o.lstrip("+~").startswith(("callbacks", "logger"))
-    ]
+    """A run's name in the trackers, its TensorBoard folder: the overrides that say what it
+    trained."""
+    kept = [o for o in overrides.split(" ") if not o.lstrip("+~").startswith(UNNAMED)]
     label = " ".join(kept).replace("/", "|") or "defaults"
     return label if len(label) <= 120 else label[:119] + "…"
 

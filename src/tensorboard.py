@@ -31,6 +31,7 @@ def log_hparams(
     """One HPARAMS row: `settings` (strings shown as typed, numbers as numbers) and `metrics`.
 
     TensorBoard shows five settings and five metrics without a click: pass what was swept.
+    Finalize the logger after it: its writer thread would otherwise drop them at exit.
     """
     start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
     infos = []
@@ -55,4 +56,3 @@ def log_hparams(
         (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
     ):
         writer.add_summary(_summary(tag, data))
-    logger.finalize("success")  # its writer thread would otherwise drop them at exit

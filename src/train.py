@@ -14,7 +14,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
 from src.atomic import AtomicCheckpointIO, write_text_whole
@@ -28,7 +27,8 @@ from src.lifecycle import changed_settings, first_line, gate
 from src.metrics import DivergedError, EpochMetrics
 from src.resume import continue_job, continues_sweeps
 from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
-from src.tensorboard import METRICS, log_hparams
+from src.tensorboard import METRICS
+from src.trackers import log_results, prepare_stores
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
 
 def train(config: TrainConfig) -> float | None:
     """Fit, test, write metrics.json; return the monitored metric for Hydra's sweepers."""
+    prepare_stores(config.logger)
     datamodule, model, trainer = build(config)
     epoch_metrics = next(c for c in trainer.callbacks if isinstance(c, EpochMetrics))
     started = time.perf_counter()
@@ -93,10 +94,8 @@ def train(config: TrainConfig) -> float | None:
         metrics_file = Path(config.output_dir, "metrics.json")
         write_text_whole(metrics_file, json.dumps(record, indent=2) + "\n")
         noisy = ("train_set/acc_corrupted",) if config.data.label_noise > 0 else ()
-        settings = {**changed_settings(), "parameters (k)": model.num_parameters / 1000}
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                log_hparams(logger, settings, METRICS + noisy)
+        settings = {**changed_settings(), "parameters": model.num_parameters}
+        log_results(trainer.loggers, settings, METRICS + noisy, Path(config.output_dir))
         log.info("test accuracy %.4f, metrics in %s", results["test_acc"], config.output_dir)
     monitored = fitted.get(config.monitor)  # none when validation never ran
     return None if monitored is None else float(monitored)

@@ -30,8 +30,8 @@ def hparams_of(summaries: dict) -> dict:
     plugin = summaries["_hparams_/session_start_info"].metadata.plugin_data.content
     start = plugin_data_pb2.HParamsPluginData.FromString(plugin).session_start_info
     values = {k: v.string_value for k, v in start.hparams.items()}
-    assert start.hparams.pop("parameters (k)").number_value > 0
-    return {k: v for k, v in values.items() if k != "parameters (k)"}
+    assert start.hparams.pop("parameters").number_value > 0
+    return {k: v for k, v in values.items() if k != "parameters"}
 
 
 def train_run(out, *overrides):
