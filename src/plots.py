@@ -338,6 +338,9 @@ def count(n: float) -> str:
     return f"{n:g}"
 
 
+CURE_COLOURS = [f"C{i}" for i in range(10) if i != 3]  # C3 (red) is the choice per width
+
+
 def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
     """Test accuracy against parameters for each cure of a width sweep, over the unregularised
     curve, and the cure picked per width on validation; with label noise, how many of the
@@ -347,10 +350,13 @@ def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
     fig = Figure(figsize=(13 if noisy else 7.5, 5), layout="constrained")
     axes = fig.subplots(1, 2 if noisy else 1, squeeze=False).ravel()
     cures = [c for c in curves["cure"].unique() if c not in ("none", TUNED)]
-    styles = {
+    styles = {  # the choice per width drawn last, over the cures it chose from
         "none": dict(color="black", lw=2.5, marker="s", label="none (unregularised)"),
+        **{
+            c: dict(color=CURE_COLOURS[i % 9], lw=1.2, marker="o", ms=4, label=c)
+            for i, c in enumerate(cures)
+        },
         TUNED: dict(color="C3", lw=2.5, marker="*", ms=10, label=f"{TUNED} on validation"),
-        **{c: dict(color=f"C{i}", lw=1.2, marker="o", ms=4, label=c) for i, c in enumerate(cures)},
     }
     panels = [(axes[0], "test_acc", "test accuracy (%)", "Test accuracy against width")]
     if noisy:

@@ -238,7 +238,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         "fit s = seconds spent fitting.",
         "",
     ]
-    cured = one_layer_widths(ok) and ok["cure"].nunique() > 1
+    cured = len(ok) > 0 and one_layer_widths(ok) and ok["cure"].nunique() > 1
     if cured:  # the cure names what its settings say
         swept = ["cure", *[c for c in swept if not c.startswith(CURE_SETTINGS)]]
     columns = ["job", "model", *[c for c in swept if c != "model.hidden"]]
