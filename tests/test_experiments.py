@@ -19,7 +19,7 @@ EXPERIMENTS = {
     "activation": 4,
     "loss": 4,
     "double_descent": 12,
-    "regularization": 72,
+    "regularization": 84,
     "best_mlp": 1,
 }
 CURES = sorted(p.stem for p in (CONF / "cure").glob("*.yaml"))
