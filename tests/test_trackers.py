@@ -148,18 +148,25 @@ def mlflow_runs(store: Path, experiment: str):
     return mlflow.search_runs(experiment_names=[experiment]).sort_values("params.model")
 
 
+def two_job_sweep(tmp_path: Path, mnist_dir: Path, logger: str) -> tuple[Path, Path]:
+    """Sweeps linear and mlp2 with `logger`, MLflow's store in the test's folder; returns the
+    store and the sweep folder."""
+    store, sweep = tmp_path / "mlflow" / "mlflow.db", tmp_path / "sweep"
+    run_module(
+        "src.train", "-m", "model=linear,mlp2", *SMALL, f"logger={logger}",
+        f"logger.mlflow.tracking_uri=sqlite:///{store}", f"data.data_dir={mnist_dir}",
+        f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    return store, sweep
+
+
 @pytest.mark.slow
 def test_an_mlflow_sweep_is_one_experiment_of_a_run_per_job_with_the_changed_settings(
     tmp_path, mnist_dir
 ):
     import mlflow
 
-    store, sweep = tmp_path / "mlflow" / "mlflow.db", tmp_path / "sweep"
-    run_module(
-        "src.train", "-m", "model=linear,mlp2", *SMALL, "logger=mlflow",
-        f"logger.mlflow.tracking_uri=sqlite:///{store}", f"data.data_dir={mnist_dir}",
-        f"hydra.sweep.dir={sweep}",
-    )  # fmt: skip
+    store, sweep = two_job_sweep(tmp_path, mnist_dir, "mlflow")
     runs = mlflow_runs(store, str(sweep))
     assert list(runs["params.model"]) == ["linear", "mlp2"]
     assert list(runs["params.parameters"]) == ["7850", "203530"]
@@ -181,12 +188,7 @@ def test_an_mlflow_sweep_is_one_experiment_of_a_run_per_job_with_the_changed_set
 
 @pytest.mark.slow
 def test_a_sweep_with_many_loggers_writes_each_job_to_every_tracker(tmp_path, mnist_dir):
-    store, sweep = tmp_path / "mlflow" / "mlflow.db", tmp_path / "sweep"
-    run_module(
-        "src.train", "-m", "model=linear,mlp2", *SMALL, "logger=many",
-        f"logger.mlflow.tracking_uri=sqlite:///{store}", f"data.data_dir={mnist_dir}",
-        f"hydra.sweep.dir={sweep}",
-    )  # fmt: skip
+    store, sweep = two_job_sweep(tmp_path, mnist_dir, "many")
     for job, model in (("00", "linear"), ("01", "mlp2")):
         label = f"data.train_size=2000 model={model} trainer.max_epochs=2"
         assert hparams_of(tensorboard_summaries(sweep / job / label)) == {"model": model}
