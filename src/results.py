@@ -14,6 +14,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 from scipy import stats
 
+from src.schema import DISTORTIONS
+
 
 class ReportError(RuntimeError):
     """Nothing to report on; the message is one line."""
@@ -223,7 +225,7 @@ def cure_of(job: pd.Series) -> str:
         parts.append(f"weight decay {job['model.weight_decay']:g}")
     if job.get("model.dropout", 0) > 0:
         parts.append(f"dropout {job['model.dropout']:g}")
-    if any(job.get(f"data.augment.{k}", 0) > 0 for k in ("rotation", "scale", "shift", "elastic")):
+    if any(job.get(f"data.augment.{name}", 0) > 0 for name in DISTORTIONS):
         parts.append("augmentation")
     if job.get("test_weights") == "best":
         parts.append("early stopping")

@@ -91,6 +91,10 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+# The AugmentConfig fields that distort an image; each at 0 leaves it as it is.
+DISTORTIONS = ("rotation", "scale", "shift", "elastic")
+
+
 @dataclass
 class AugmentConfig:
     """Random distortions of the training images, drawn per image per epoch (conf/data/augment/:
@@ -103,7 +107,7 @@ class AugmentConfig:
     elastic_spacing: float = MISSING  # pixels between the field's knots: larger is smoother
 
     def __post_init__(self) -> None:
-        for name in ("rotation", "scale", "shift", "elastic"):
+        for name in DISTORTIONS:
             value = getattr(self, name)
             _require(value >= 0, f"data.augment.{name}={value} must be >= 0 (0: none)")
         _require(self.scale < 1, f"data.augment.scale={self.scale} must be < 1")
@@ -114,7 +118,7 @@ class AugmentConfig:
 
     @property
     def any(self) -> bool:
-        return any((self.rotation, self.scale, self.shift, self.elastic))
+        return any(getattr(self, name) for name in DISTORTIONS)
 
 
 @dataclass
