@@ -132,12 +132,8 @@ class BlockClassifier(Classifier):
             if schedule is not None:
                 schedule.step()
             steps.append(step)
-        return {
-            "losses": torch.cat([s["losses"] for s in steps]),
-            "sizes": [n for s in steps for n in s["sizes"]],
-            "preds": torch.cat([s["preds"] for s in steps]),
-            "targets": torch.cat([s["targets"] for s in steps]),
-        }
+        kept = {key: torch.cat([s[key] for s in steps]) for key in steps[0] if key != "sizes"}
+        return {**kept, "sizes": [n for s in steps for n in s["sizes"]]}
 
     def planned_steps(self) -> int:
         return self.trainer.max_epochs * self.trainer.datamodule.train_dataloader().steps

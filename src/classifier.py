@@ -45,22 +45,18 @@ class Classifier(L.LightningModule):
 
     def step(self, batch: tuple[Tensor, ...]) -> dict:
         """The loss Lightning optimises, and what `EpochMetrics` keeps of the batch: its loss
-        (Lightning scales its own copy when accumulating) and size, predictions and targets."""
+        (Lightning scales its own copy when accumulating) and size, predictions and targets,
+        and which of its labels are wrong when the batch says."""
         x, y = batch[0], batch[1]
         logits = self(x)
         loss = self.loss(logits, y)
-        return self.outputs(loss, logits.detach().argmax(dim=1), y)
+        return self.outputs(loss, logits.detach().argmax(dim=1), y, *batch[2:])
 
     @staticmethod
-    def outputs(loss: Tensor, preds: Tensor, y: Tensor) -> dict:
+    def outputs(loss: Tensor, preds: Tensor, y: Tensor, *corrupted: Tensor) -> dict:
         """A step's output: the loss to optimise, and what EpochMetrics keeps of the batch."""
-        return {
-            "loss": loss,
-            "losses": loss.detach().reshape(1),
-            "sizes": [len(y)],
-            "preds": preds,
-            "targets": y,
-        }
+        kept = {"losses": loss.detach().reshape(1), "sizes": [len(y)], "preds": preds, "targets": y}
+        return {"loss": loss, **kept, **({"corrupted": corrupted[0]} if corrupted else {})}
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict:
         return self.step(batch)

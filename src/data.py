@@ -27,6 +27,13 @@ class DataError(RuntimeError):
     """A data problem the user can fix; its message is one line."""
 
 
+def epoch_generator(*keys: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator seeded by all of `keys` at once (NumPy's SeedSequence hashes them), so
+    (seed, epoch) and (seed + 1, epoch - 1) draw unrelated streams."""
+    state = np.random.SeedSequence(list(keys)).generate_state(1)
+    return torch.Generator(device).manual_seed(int(state[0]))
+
+
 class TensorBatches:
     """Batches of in-memory uint8 `pixels` [N, 784], normalised as they are served; a fresh
     seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
@@ -34,8 +41,9 @@ class TensorBatches:
     batches carry its slice too; given `augment`, shuffled batches are distorted where they
     are (src/augment.py), each image by its own draw, seeded by (seed, epoch, rank).
 
-    The permutation depends only on (seed, epoch), so a run resumed at an epoch
-    boundary sees exactly the batches an uninterrupted run would. Under DDP each
+    The permutation is drawn from (seed, epoch) jointly (`epoch_generator`), so no two
+    seeds share an epoch's order, and a run resumed at an epoch boundary sees exactly the
+    batches an uninterrupted run would. Under DDP each
     rank takes a disjoint strided shard, padded like DistributedSampler when
     training so every rank runs the same number of steps.
     """
@@ -64,8 +72,7 @@ class TensorBatches:
     def indices(self) -> Tensor:
         n = len(self.pixels)
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=generator)
+            order = torch.randperm(n, generator=epoch_generator(self.seed, self.epoch))
             padded = -(-n // self.world_size) * self.world_size
             order = torch.cat([order, order[: padded - n]])
         else:
@@ -84,8 +91,8 @@ class TensorBatches:
         """This epoch's batches as index tensors; the next call gives the next epoch's."""
         order = self.indices()
         if self.augment is not None:
-            seed = np.random.SeedSequence([self.seed, self.epoch, self.rank]).generate_state(1)
-            self.draws = torch.Generator(self.pixels.device).manual_seed(int(seed[0]))
+            device = self.pixels.device
+            self.draws = epoch_generator(self.seed, self.epoch, self.rank, device=device)
         if self.shuffle:
             self.epoch += 1
         return order.split(self.batch_size)
@@ -251,11 +258,17 @@ class MNISTDataModule(L.LightningDataModule):
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
+            wrong = corrupted if self.config.label_noise > 0 else None
             self.train = TensorBatches(
-                pixels, y, train, shuffle=True, seed=self.seed, augment=self.config.augment, **shard
+                pixels,
+                y,
+                train,
+                shuffle=True,
+                seed=self.seed,
+                corrupted=wrong,
+                augment=self.config.augment,
+                **shard,
             )
-            noisy = self.config.label_noise > 0
-            wrong = corrupted if noisy else None
             self.train_set = TensorBatches(pixels, y, evaluate, corrupted=wrong, **shard)
             val_pixels = images[val_idx].flatten(1).to(device)
             self.val = TensorBatches(val_pixels, labels[val_idx].to(device), evaluate, **shard)

@@ -63,7 +63,7 @@ class GraphedClassifier(Classifier):
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, y = batch[0], batch[1]
-        return self.outputs(*self.gradients_of(x, y), y)
+        return self.outputs(*self.gradients_of(x, y), y, *batch[2:])
 
     def backward(self, *args, **kwargs) -> None:
         """Nothing left to do: the replay wrote the gradients."""

@@ -25,8 +25,9 @@ class EpochMetrics(L.Callback):
     turns them into loss and accuracy, synced across DDP ranks (so every rank logs the same
     value and sync_dist's mean changes nothing), logged as `<stage>/loss` and `<stage>/acc`.
     Stages: train (the running figures of the epoch), val, test, and train_set, the
-    training split measured at test time with the tested weights; with label noise,
-    train_set also reports its clean and corrupted images apart.
+    training split measured at test time with the tested weights; with label noise, train
+    and train_set also report their clean and corrupted images apart (train every epoch:
+    where along training the wrong labels get memorised).
 
     The history (one entry per training epoch) and the best validation accuracy are this
     callback's state, so checkpoints keep them and a resumed run continues them.
@@ -58,11 +59,12 @@ class EpochMetrics(L.Callback):
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
-        self.keep(TEST_STAGES[dataloader_idx], outputs, *batch[2:])
+        self.keep(TEST_STAGES[dataloader_idx], outputs)
 
-    def keep(self, stage: str, outputs: dict, *corrupted: Tensor) -> None:
+    def keep(self, stage: str, outputs: dict) -> None:
         """A step's per-batch losses and sizes, predictions and targets (and which are wrong)."""
         kept = (outputs["preds"], outputs["targets"], outputs["losses"], outputs["sizes"])
+        corrupted = (outputs["corrupted"],) if "corrupted" in outputs else ()
         self.outputs[stage].append((*kept, *corrupted))
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
@@ -115,7 +117,7 @@ class EpochMetrics(L.Callback):
             f"{stage}/loss": self.mean_of(losses, sizes),
             f"{stage}/acc": self.accuracy_of(preds, targets),
         }
-        if corrupted:  # only the training split of a run with label noise carries them
+        if corrupted:  # only the training batches of a run with label noise carry them
             wrong = torch.cat(corrupted[0])
             values[f"{stage}/acc_clean"] = self.accuracy_of(preds[~wrong], targets[~wrong])
             values[f"{stage}/acc_corrupted"] = self.accuracy_of(preds[wrong], targets[wrong])

@@ -75,6 +75,27 @@ def test_train_batches_cover_the_epoch_exactly_once():
     assert not torch.equal(epochs[0], epochs[1]), "each epoch should reshuffle"
 
 
+def test_no_two_seeds_share_an_epoch_order_over_their_first_dozen_epochs():
+    """Seeding the order by seed + epoch gave seed 1 at epoch e seed 0's order at e + 1."""
+    x = torch.zeros(200, 784, dtype=torch.uint8)
+    orders = []
+    for seed in (0, 1, 2):
+        batches = TensorBatches(x, torch.arange(200), batch_size=50, shuffle=True, seed=seed)
+        orders += [tuple(torch.cat(batches.epoch_batches()).tolist()) for _ in range(12)]
+    assert len(set(orders)) == len(orders) == 36
+
+
+def test_an_epochs_order_depends_on_the_seed_and_epoch_alone():
+    """What exact resume rests on: epoch e's order is the same however the run got there."""
+    x = torch.zeros(64, 784, dtype=torch.uint8)
+    walked = TensorBatches(x, torch.arange(64), batch_size=8, shuffle=True, seed=3)
+    for _ in range(5):
+        walked.epoch_batches()
+    jumped = TensorBatches(x, torch.arange(64), batch_size=8, shuffle=True, seed=3)
+    jumped.epoch = 5
+    assert torch.equal(torch.cat(walked.epoch_batches()), torch.cat(jumped.epoch_batches()))
+
+
 def test_a_batchs_images_stay_right_while_lightning_trains_on_it_and_prefetches_the_next():
     """They are normalised into reused memory: the batch in training and the one prefetched."""
     pixels = torch.randint(0, 256, (103, 784), dtype=torch.uint8)

@@ -107,6 +107,19 @@ def test_label_noise_is_measured_on_clean_and_corrupted_images_apart(tiny_data, 
     assert metrics["tested_weights"] == "last"
 
 
+@pytest.mark.parametrize("block_steps", [20, 1])
+def test_every_epoch_records_how_much_of_the_clean_and_of_the_wrong_labels_it_fits(
+    tiny_data, tmp_path, block_steps
+):
+    """The training batches' running accuracy, apart on the two: where memorising starts."""
+    overrides = ["data.label_noise=0.3", "trainer.max_epochs=3", f"block_steps={block_steps}"]
+    history = run(tiny_data, tmp_path, *overrides)["history"]
+    assert len(history) == 3
+    for epoch in history:
+        mixed = 0.7 * epoch["train_acc_clean"] + 0.3 * epoch["train_acc_corrupted"]
+        assert epoch["train_acc"] == pytest.approx(mixed)
+
+
 def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
     never = ["trainer.max_epochs=1", "+trainer.limit_val_batches=0"]
     with pytest.raises(ConfigError, match="no best checkpoint of val/acc was written"):
