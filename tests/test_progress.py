@@ -1,4 +1,3 @@
-
 from src.progress import ProgressBar
 from src.train import build
 from tests.conftest import tiny_config
