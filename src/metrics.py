@@ -29,7 +29,8 @@ class EpochMetrics(L.Callback):
     and train_set also report their clean and corrupted images apart (train every epoch:
     where along training the wrong labels get memorised).
 
-    The history (one entry per training epoch) and the best validation accuracy are this
+    The history (one entry per training epoch, with the validation figures of the epochs
+    that validated) and the best validation accuracy are this
     callback's state, so checkpoints keep them and a resumed run continues them.
     """
 
@@ -37,6 +38,7 @@ class EpochMetrics(L.Callback):
         self.history: list[dict[str, float]] = []
         self.epochs_run = 0  # by this process: a resumed run's history starts with earlier ones
         self.best_val_acc = float("-inf")
+        self.validated_epoch = -1  # the history shows validation figures only where they ran
         self.outputs: dict[str, list[tuple[Tensor, ...]]] = defaultdict(list)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -77,12 +79,18 @@ class EpochMetrics(L.Callback):
         if trainer.sanity_checking:
             return
         self.best_val_acc = max(self.best_val_acc, float(values["val/acc"]))
+        self.validated_epoch = trainer.current_epoch
         self.log_epoch(trainer, pl_module, {**values, "val/best_acc": self.best_val_acc})
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.check_finite(trainer)
         self.log_epoch(trainer, pl_module, self.measure("train"))
-        metrics = {k.replace("/", "_"): float(v) for k, v in trainer.callback_metrics.items()}
+        validated = self.validated_epoch == trainer.current_epoch
+        metrics = {
+            k.replace("/", "_"): float(v)
+            for k, v in trainer.callback_metrics.items()
+            if validated or not k.startswith("val/")
+        }
         self.history.append(
             {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
         )

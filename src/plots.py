@@ -381,3 +381,95 @@ def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
         + (f", {noise:.0%} of their labels wrong" if noise else "")
     )
     return save_figure(fig, path)
+
+
+def epoch_curves(members: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The seeds' `column` from their histories, a column each (index: epochs completed),
+    at the epochs that recorded it."""
+    curves = {}
+    for seed, (_, job) in enumerate(members.iterrows()):
+        history = pd.DataFrame(job["history"])
+        if column in history:
+            points = history[history[column].notna()]
+            curves[seed] = pd.Series(points[column].to_numpy(), index=points["epoch"] + 1)
+    return pd.DataFrame(curves)
+
+
+def has_epoch_axis(jobs: pd.DataFrame, points: int = 20) -> bool:
+    """Every job validated at least `points` times: enough to draw error against epochs."""
+    return all(
+        sum("val_acc" in entry for entry in history) >= points for history in jobs["history"]
+    )
+
+
+def hidden_units_at(parameters: float) -> float:
+    """The width of one hidden layer with this many parameters: 784·h + h + 10·h + 10."""
+    return (parameters - CLASSES) / (784 + 1 + CLASSES)
+
+
+def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
+    """A one-hidden-layer width sweep over training time: validation error by width and epoch
+    (the mean over seeds), its curve for the narrowest width, the one nearest n·K and the
+    widest, and, with label noise, when each of them memorises its wrong labels."""
+    widths = sorted(jobs["width"].unique())
+    by_width = {w: jobs[jobs["width"] == w] for w in widths}
+    errors = {w: 100 * (1 - epoch_curves(by_width[w], "val_acc")) for w in widths}
+    images = int(jobs["train_images"].iloc[0])
+    at_nk = hidden_units_at(images * CLASSES)
+    shown = sorted({widths[0], min(widths, key=lambda w: abs(math.log(w / at_nk))), widths[-1]})
+    noisy = jobs["data.label_noise"].iloc[0] > 0
+    fig = Figure(figsize=(17 if noisy else 12, 5), layout="constrained")
+    axes = fig.subplots(1, 3 if noisy else 2)
+    heat_ax, curve_ax = axes[0], axes[1]
+
+    grid = pd.DataFrame({w: e.mean(axis=1) for w, e in errors.items()}).T.sort_index()
+    epochs = grid.columns.to_numpy(dtype=float)
+    edges = np.sqrt(epochs[1:] * epochs[:-1])
+    x_edges = np.concatenate([[epochs[0] ** 2 / edges[0]], edges, [epochs[-1] ** 2 / edges[-1]]])
+    mesh = heat_ax.pcolormesh(x_edges, np.arange(len(widths) + 1), grid.to_numpy(), cmap="magma_r")
+    fig.colorbar(mesh, ax=heat_ax, label="validation error (%)")
+    heat_ax.set_xscale("log")
+    heat_ax.set_yticks(np.arange(len(widths)) + 0.5, [str(w) for w in widths])
+    row = np.interp(math.log(at_nk), np.log(widths), np.arange(len(widths))) + 0.5
+    heat_ax.axhline(row, color="white", ls=":", lw=1.5)
+    heat_ax.text(
+        epochs[0], row, f" n·K ({at_nk:.0f} units)", color="white", va="bottom", fontsize=8
+    )
+    heat_ax.set(xlabel="epoch (log scale)", ylabel="hidden units", title="Validation error")
+
+    for i, width in enumerate(shown):
+        label = f"{width} units" + (
+            " (nearest n·K)" if width not in (widths[0], widths[-1]) else ""
+        )
+        plot_mean_band(curve_ax, errors[width], f"C{i}", label)
+    curve_ax.set(ylabel="validation error (%)", title="Validation error over training")
+    curve_ax.legend(fontsize=8)
+    if noisy:
+        fit_ax = axes[2]
+        for i, width in enumerate(shown):
+            members = by_width[width]
+            plot_mean_band(fit_ax, 100 * epoch_curves(members, "train_acc_corrupted"), f"C{i}", "")
+            clean = 100 * epoch_curves(members, "train_acc_clean")
+            fit_ax.plot(clean.index, clean.mean(axis=1), color=f"C{i}", ls="--", lw=1)
+        fit_ax.legend(
+            handles=[
+                Line2D([], [], color="grey", label="wrong labels fitted"),
+                Line2D([], [], color="grey", ls="--", lw=1, label="clean labels fitted"),
+            ],
+            fontsize=8,
+        )
+        fit_ax.set(
+            ylabel="training batches' accuracy (%)", title="When the wrong labels are memorised"
+        )
+    for ax in axes[1:]:
+        ax.set_xscale("log")
+        ax.set_xlabel("epoch (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+    low, high = jobs.groupby("width").size().agg(["min", "max"])
+    seeds = f"{low}" if low == high else f"{low}-{high}"
+    noise = f", {jobs['data.label_noise'].iloc[0]:.0%} of their labels wrong" if noisy else ""
+    fig.suptitle(
+        f"Epoch-wise: one hidden layer, {images:,} training images{noise}; "
+        f"means over {seeds} seeds with 95% bands (validation images: clean, held out)"
+    )
+    return save_figure(fig, path)

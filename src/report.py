@@ -3,7 +3,8 @@
 Writes into the sweep folder summary.csv (every job, every column), summary_by_setting.csv
 (the jobs that differ only in their seed as one row: seeds, and each result's mean, std and
 95% interval), summary.md (the settings that vary and the results, as tables) and the
-figures that suit the sweep: capacity.png, heatmap.png, double_descent.png, data_size.png
+figures that suit the sweep: capacity.png, heatmap.png, double_descent.png (and
+double_descent_epochs.png when every job validated 20 times or more), data_size.png
 and curves.png, each drawing the seeds' mean with its 95% band.
 """
 
@@ -288,6 +289,8 @@ def figures(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
         written.append(plots.plot_regularization(ok, sweep_dir / "regularization.png"))
     elif one_layer_widths(ok):
         written.append(plots.plot_double_descent(ok, sweep_dir / "double_descent.png"))
+        if plots.has_epoch_axis(ok):
+            written.append(plots.plot_epochs(ok, sweep_dir / "double_descent_epochs.png"))
     elif one_size and ok["parameters"].nunique() > 1:
         written.append(plots.plot_capacity(ok, sweep_dir / "capacity.png"))
     grid = ok[ok["depth"] > 0]

@@ -37,6 +37,15 @@ def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
     ]
 
 
+def test_the_history_holds_validation_figures_only_for_the_epochs_that_validated(
+    tiny_data, tmp_path
+):
+    metrics = run(tiny_data, tmp_path, "trainer.check_val_every_n_epoch=2")
+    validated = [h["epoch"] for h in metrics["history"] if "val_acc" in h]
+    assert validated == [1, 3]
+    assert all("train_acc" in h for h in metrics["history"])
+
+
 def test_same_seed_gives_identical_metrics(tiny_data, tmp_path):
     assert stable(run(tiny_data, tmp_path / "a")) == stable(run(tiny_data, tmp_path / "b"))
 
