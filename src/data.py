@@ -305,8 +305,9 @@ class MNISTDataModule(L.LightningDataModule):
         return self.val
 
     def test_dataloader(self) -> list[TensorBatches]:
-        """The official test set, then the training split with the labels it was trained on."""
-        return [self.test, self.train_set]
+        """The official test set, then the training split with the labels it was trained on,
+        then the validation split: all three measured with the same (tested) weights."""
+        return [self.test, self.train_set, self.val]
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.train.epoch} if self.train is not None else {}

@@ -11,7 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from src.schema import CLASSES
 
 # The test stage's dataloaders, in MNISTDataModule.test_dataloader's order.
-TEST_STAGES = ("test", "train_set")
+TEST_STAGES = ("test", "train_set", "val")
 
 
 class DivergedError(RuntimeError):
@@ -25,9 +25,10 @@ class EpochMetrics(L.Callback):
     turns them into loss and accuracy, synced across DDP ranks (so every rank logs the same
     value and sync_dist's mean changes nothing), logged as `<stage>/loss` and `<stage>/acc`.
     Stages: train (the running figures of the epoch), val, test, and train_set, the
-    training split measured at test time with the tested weights; with label noise, train
-    and train_set also report their clean and corrupted images apart (train every epoch:
-    where along training the wrong labels get memorised).
+    training split measured at test time with the tested weights (as val is then too, for
+    metrics.json only); with label noise, train and train_set also report their clean and
+    corrupted images apart (train every epoch: where along training the wrong labels get
+    memorised).
 
     The history (one entry per training epoch, with the validation figures of the epochs
     that validated) and the best validation accuracy are this
@@ -98,9 +99,12 @@ class EpochMetrics(L.Callback):
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         values = {}
-        for stage in TEST_STAGES:
+        for stage in TEST_STAGES[:2]:
             values.update(self.measure(stage))
         pl_module.log_dict(values, sync_dist=True)
+        # The tested weights' validation figures, for metrics.json: the loggers' val/ curves
+        # stay the epochs' own.
+        pl_module.log_dict(self.measure("val"), sync_dist=True, logger=False)
 
     @staticmethod
     def log_epoch(trainer: L.Trainer, pl_module: L.LightningModule, values: dict) -> None:

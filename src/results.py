@@ -232,16 +232,11 @@ def cure_of(job: pd.Series) -> str:
     return ", ".join(parts) or "none"
 
 
-def tested_val_acc(jobs: pd.DataFrame) -> pd.Series:
-    """The validation accuracy of the weights each job tested (the best ones' for best.ckpt)."""
-    return jobs["val_best_acc"].where(jobs["test_weights"] == "best", jobs["val_acc"])
-
-
 def tuned_per_width(jobs: pd.DataFrame) -> pd.DataFrame:
     """At each width and seed, the job whose tested weights validate best, as cure TUNED and
     its own cure as `chosen`: regularisation picked per width on validation, as Nakkiran et
     al. (2020) pick their "optimal" one."""
-    best = tested_val_acc(jobs).groupby([jobs["width"], jobs["seed"]]).idxmax()
+    best = jobs["val_acc"].groupby([jobs["width"], jobs["seed"]]).idxmax()
     chosen = jobs.loc[best.to_numpy()].copy()
     chosen["chosen"], chosen["cure"] = chosen["cure"], TUNED
     return chosen

@@ -56,11 +56,12 @@ def test_split_sizes_no_overlap_and_stable(tiny_data):
     assert len(dm.train.pixels) == 100 and len(dm.val.pixels) == 20
 
 
-def test_test_stage_serves_the_official_test_set_then_the_training_split(tiny_data):
+def test_test_stage_serves_the_official_test_set_the_training_split_then_validation(tiny_data):
     dm = setup_module_data(tiny_data, stage="test")
-    test, train_set = dm.test_dataloader()
+    test, train_set, val = dm.test_dataloader()
     assert len(test.pixels) == 30
     assert torch.equal(torch.cat([y for _, y in train_set]), dm.train.y)  # in order, as trained
+    assert val is dm.val
 
 
 def test_train_batches_cover_the_epoch_exactly_once():
@@ -151,7 +152,7 @@ def test_label_noise_is_seeded_and_touches_only_the_training_split(tiny_data):
     assert torch.equal(noisy.train.pixels, clean.train.pixels)
     assert torch.equal(noisy.val.y, clean.val.y)
     noisy.setup("test")
-    test, train_set = noisy.test_dataloader()
+    test, train_set, _ = noisy.test_dataloader()
     clean.setup("test")
     assert torch.equal(test.y, clean.test_dataloader()[0].y)
     marked = torch.cat([c for _, _, c in train_set])

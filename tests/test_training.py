@@ -46,6 +46,21 @@ def test_the_history_holds_validation_figures_only_for_the_epochs_that_validated
     assert all("train_acc" in h for h in metrics["history"])
 
 
+def test_validation_and_the_training_split_are_measured_with_the_tested_weights(
+    tiny_data, tmp_path
+):
+    """val_acc is the best epoch's with test_weights=best, so the gap compares one set of
+    weights; the history keeps each epoch's own figures."""
+    metrics = run(tiny_data, tmp_path, "trainer.max_epochs=6")
+    history = metrics["history"]
+    best = max(history, key=lambda h: h["val_acc"])
+    assert best["epoch"] != history[-1]["epoch"], "the test needs a best epoch before the last"
+    assert metrics["val_acc"] == pytest.approx(best["val_acc"]) == metrics["val_best_acc"]
+    assert metrics["val_loss"] == pytest.approx(best["val_loss"])
+    last = run(tiny_data, tmp_path / "last", "trainer.max_epochs=6", "test_weights=last")
+    assert last["val_acc"] == pytest.approx(last["history"][-1]["val_acc"])
+
+
 def test_same_seed_gives_identical_metrics(tiny_data, tmp_path):
     assert stable(run(tiny_data, tmp_path / "a")) == stable(run(tiny_data, tmp_path / "b"))
 
