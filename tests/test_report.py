@@ -200,6 +200,30 @@ def test_double_descent_sweep_draws_errors_against_parameters(tmp_path):
     assert "data.label_noise 0.2" in text
 
 
+def test_a_double_descent_sweep_validated_often_draws_its_epoch_axis(tmp_path):
+    """Validation error by width and epoch, over two seeds; fewer than 20 validations a job
+    (the test above) draw no such figure."""
+    for num, (width, seed) in enumerate(itertools.product([4, 16, 64, 256, 1024], [0, 1])):
+        metrics = write_job(
+            tmp_path, num, [width], seed=seed, train_size=4000, label_noise=0.2, train_set_acc=1.0
+        )
+        metrics["history"] = [
+            {
+                "epoch": epoch,
+                "train_loss": 1 / (epoch + 1),
+                "train_acc": 0.9,
+                "train_acc_clean": min(1.0, 0.5 + epoch / 100),
+                "train_acc_corrupted": min(1.0, epoch / (width + 50)),
+                **({"val_acc": 0.8 + seed / 100, "val_loss": 0.5} if epoch % 10 == 9 else {}),
+            }
+            for epoch in range(300)
+        ]
+        (tmp_path / str(num) / "metrics.json").write_text(json.dumps(metrics))
+    written = write_report(tmp_path)
+    assert tmp_path / "double_descent_epochs.png" in written
+    assert_png(tmp_path / "double_descent_epochs.png")
+
+
 def test_interpolation_threshold_is_where_every_larger_model_fits(tmp_path):
     double_descent_sweep(tmp_path, noise=0.2)
     jobs = load_sweep(tmp_path)
