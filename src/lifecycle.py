@@ -32,7 +32,7 @@ from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
 from src.data import DataError, require_files, training_images
 from src.resume import BASIC_SWEEPER, check_sweep_folder
-from src.schema import UNNAMED, ConfigError, Scheduler, TrainConfig, typed
+from src.schema import UNNAMED, ConfigError, Scheduler, TestWeights, TrainConfig, typed
 from src.trackers import prepare_stores, require_packages
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def gate(cfg: DictConfig) -> TrainConfig:
         check_cuda_graphs(config)
     require_files(config.data)
     check_batches(config)
+    check_validates(config)
     if config.ckpt_path is not None:
         check_resumable(config)
         block_steps(config)  # refuses a checkpoint of the fast path resumed off it
@@ -161,6 +162,50 @@ def check_batches(config: TrainConfig) -> None:
             "of an epoch: use at most that, a fraction of the epoch, or "
             "trainer.check_val_every_n_epoch=null to count batches across epochs"
         )
+
+
+def check_validates(config: TrainConfig) -> None:
+    """test_weights=best needs a validation before training ends, which Lightning would
+    only find missing once training has ended."""
+    trainer = config.trainer
+    if config.test_weights is not TestWeights.best or trainer.get("fast_dev_run"):
+        return
+    fix = "validate sooner with trainer.val_check_interval, or test the final weights with "
+    fix += "test_weights=last"
+    if trainer.get("limit_val_batches", 1.0) == 0:
+        raise ConfigError(
+            "trainer.limit_val_batches=0 never validates, so test_weights=best has no best "
+            "weights to test: raise it, or test the final weights with test_weights=last"
+        )
+    first, trained = first_validation(config), batches_trained(config)
+    if None not in (first, trained) and trained < first:
+        raise ConfigError(
+            f"training ends after {trained} batches, before the first validation (after "
+            f"{first}), so test_weights=best has no best weights to test: {fix}"
+        )
+
+
+def first_validation(config: TrainConfig) -> int | None:
+    """After how many training batches Lightning first validates, when it can be told."""
+    trainer, batches = config.trainer, training_batches(config)
+    every = trainer.get("check_val_every_n_epoch", 1)
+    interval = trainer.get("val_check_interval", 1.0)
+    if every is None:  # the interval counts batches across epochs
+        return interval if isinstance(interval, int) else None
+    if batches is None:
+        return None
+    within = max(int(batches * interval), 1) if isinstance(interval, float) else interval
+    return (every - 1) * batches + within
+
+
+def batches_trained(config: TrainConfig) -> int | None:
+    """The training batches of the whole run, as max_epochs and max_steps bound them."""
+    trainer, batches = config.trainer, training_batches(config)
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    bounds = [steps * trainer.get("accumulate_grad_batches", 1)] if steps > 0 else []
+    if epochs not in (None, -1) and batches is not None:
+        bounds.append(epochs * batches)
+    return min(bounds, default=None)
 
 
 def training_batches(config: TrainConfig, limited: bool = True) -> int | None:

@@ -131,12 +131,13 @@ def prepare(image: Image.Image) -> tuple[Tensor, bool]:
 
 
 def image_paths(specs: Iterable[str]) -> list[Path]:
-    """The files named, a folder standing for every file in it Pillow can open, sorted."""
+    """The files named, a folder standing for every file in it or its subfolders (one per
+    digit, as torchvision's ImageFolder reads them) that Pillow can open, sorted."""
     paths = []
     for spec in filter(None, specs):  # image= gives "", which must not mean the current folder
         path = Path(spec)
         if path.is_dir():
-            found = [p for p in sorted(path.iterdir()) if p.is_file() and is_image(p)]
+            found = [p for p in sorted(path.rglob("*")) if p.is_file() and is_image(p)]
             if not found:
                 raise ImageError(f"no images Pillow can open in folder {path}")
             paths += found
@@ -193,7 +194,8 @@ def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
 
 def report(predictions: list[Prediction]) -> str:
     """A table of file, digit and confidence (its first ROWS_SHOWN rows); with several
-    images, how many of each digit and, when every file name states its digit, the accuracy."""
+    images, how many of each digit and, over those whose file or folder name states their
+    digit, the accuracy, per digit, and the confusion table."""
     shown = predictions[:ROWS_SHOWN]
     width = max(len(str(p.path)) for p in shown)
     lines = [f"{'file':<{width}}  digit  confidence"]
@@ -210,13 +212,37 @@ def report(predictions: list[Prediction]) -> str:
         f"{len(predictions)} images, predicted: "
         + "  ".join(f"{d}: {counts[d]}" for d in range(CLASSES))
     )
-    if all(p.label is not None for p in predictions):
-        right = sum(p.digit == p.label for p in predictions)
+    labelled = [p for p in predictions if p.label is not None]
+    if not labelled:
+        return "\n".join(lines)
+    unlabelled = len(predictions) - len(labelled)
+    if unlabelled:
         lines.append(
-            f"accuracy against the digits in the file names: {right / len(predictions):.1%} "
-            f"({right} of {len(predictions)})"
+            f"{unlabelled} of the {len(predictions)} files state no digit in their name or "
+            f"folder: the accuracy is over the other {len(labelled)}"
         )
-    return "\n".join(lines)
+    right = sum(p.digit == p.label for p in labelled)
+    lines.append(
+        f"accuracy against the digits in the file names: {right / len(labelled):.1%} "
+        f"({right} of {len(labelled)})"
+    )
+    return "\n".join([*lines, *per_digit(labelled)])
+
+
+def per_digit(labelled: list[Prediction]) -> list[str]:
+    """Each stated digit's accuracy, then the confusion table (rows: stated, columns:
+    predicted)."""
+    pairs = Counter((p.label, p.digit) for p in labelled)
+    digits = sorted({p.label for p in labelled})
+    lines = ["accuracy per digit:"]
+    for d in digits:
+        total = sum(n for (label, _), n in pairs.items() if label == d)
+        lines.append(f"  {d}: {pairs[d, d] / total:6.1%} ({pairs[d, d]} of {total})")
+    lines.append("confusion (rows: the digit in the name, columns: the digit predicted):")
+    lines.append("     " + "".join(f"{d:>5}" for d in range(CLASSES)))
+    for d in digits:
+        lines.append(f"{d:>5}" + "".join(f"{pairs[d, c]:>5}" for c in range(CLASSES)))
+    return lines
 
 
 def write_csv(predictions: list[Prediction], path: Path) -> None:

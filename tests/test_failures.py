@@ -37,8 +37,26 @@ def saved_epoch(run_dir: Path) -> int:
         (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 must be >= 1"),
         (["model=mlp", "model.width=abc"], "error: model.width: Value 'abc' of type 'str'"),
         (["data.download=false", "data.data_dir=nowhere"], "error: dataset not found: put"),
+        (
+            [
+                *("model=mlp2", "model.hidden=[64]", "data.train_size=5000"),
+                *("trainer.max_epochs=-1", "trainer.max_steps=7"),
+            ],
+            "error: training ends after 7 batches, before the first validation (after 10), so "
+            "test_weights=best has no best weights to test: validate sooner with "
+            "trainer.val_check_interval, or test the final weights with test_weights=last",
+        ),
+        (["+trainer.limit_val_batches=0"], "error: trainer.limit_val_batches=0 never validates"),
     ],
-    ids=["no-gpu", "unknown-trainer-key", "zero-epochs", "wrong-type", "no-data-offline"],
+    ids=[
+        "no-gpu",
+        "unknown-trainer-key",
+        "zero-epochs",
+        "wrong-type",
+        "no-data-offline",
+        "max-steps-before-validation",
+        "no-validation",
+    ],
 )
 def test_a_refused_run_says_why_in_one_line_and_makes_no_folder(overrides, message, tmp_path):
     if overrides == ["trainer.accelerator=gpu"] and torch.cuda.is_available():

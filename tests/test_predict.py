@@ -179,12 +179,23 @@ def test_a_labelled_folder_gets_counts_and_accuracy(tmp_path, untrained_ckpt):
     printed = report(predict(str(untrained_ckpt), [str(tmp_path)]))
     lines = printed.splitlines()
     assert lines[0].split() == ["file", "digit", "confidence"]
-    assert len(lines) == 1 + 2 + 2
     assert lines[3].startswith("2 images, predicted: 0: ")
     right = sum(line.split()[1] == "7" for line in lines[1:3])
     assert (
         lines[4] == f"accuracy against the digits in the file names: {right / 2:.1%} ({right} of 2)"
     )
+    assert lines[5:7] == ["accuracy per digit:", f"  7: {right / 2:6.1%} ({right} of 2)"]
+
+
+def test_files_that_state_no_digit_are_counted_and_left_out_of_the_accuracy(
+    tmp_path, untrained_ckpt
+):
+    first, second = seven(tmp_path)
+    first.rename(tmp_path / f"7_a{first.suffix}")
+    second.rename(tmp_path / f"scan{second.suffix}")
+    printed = report(predict(str(untrained_ckpt), [str(tmp_path)])).splitlines()
+    assert "1 of the 2 files state no digit in their name or folder" in printed[4]
+    assert printed[5].endswith("(1 of 1)") or printed[5].endswith("(0 of 1)")
 
 
 def test_a_long_table_shows_its_first_rows_and_counts_every_image(tmp_path, untrained_ckpt):
@@ -262,6 +273,30 @@ def test_mnist_images_come_back_nearly_unchanged(mnist_test):
     # outside the box of clear ink. A digit moved by a pixel would add ~0.2 level on average.
     assert (off_by.amax(dim=1) <= LEVEL + 1e-6).float().mean() >= 0.9
     assert off_by.mean() <= 0.05 * LEVEL
+
+
+@pytest.mark.slow
+def test_a_folder_of_digit_folders_gets_the_accuracy_per_digit_and_the_confusion_table(
+    tmp_path, linear_checkpoint, mnist_dir, mnist_test
+):
+    """DIR/<digit>/*.png, as torchvision's ImageFolder reads it: each label from its folder."""
+    labels = datasets.MNIST(mnist_dir, train=False, download=False).targets[:N_ROUND_TRIP]
+    for i, (x, label) in enumerate(zip(mnist_test.numpy(), labels.tolist(), strict=True)):
+        (tmp_path / str(label)).mkdir(exist_ok=True)
+        Image.fromarray(x).save(tmp_path / str(label) / f"{i:03d}.png")
+    printed = report(predict(str(linear_checkpoint), [str(tmp_path)])).splitlines()
+    with torch.inference_mode():
+        expected = load_network(linear_checkpoint)(normalise(mnist_test)).argmax(dim=1)
+    right = int((expected == labels).sum())
+    assert f"({right} of {N_ROUND_TRIP})" in printed[printed.index("accuracy per digit:") - 1]
+    table = printed.index("accuracy per digit:")
+    for row, digit in enumerate(sorted(set(labels.tolist()))):
+        ours = labels == digit
+        hits, total = int((expected[ours] == digit).sum()), int(ours.sum())
+        assert printed[table + 1 + row] == f"  {digit}: {hits / total:6.1%} ({hits} of {total})"
+        confusion = printed[table + 1 + len(set(labels.tolist())) + 2 + row].split()
+        predicted = [int((expected[ours] == c).sum()) for c in range(10)]
+        assert confusion == [str(digit), *map(str, predicted)]
 
 
 @pytest.mark.slow

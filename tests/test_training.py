@@ -146,8 +146,31 @@ def test_every_epoch_records_how_much_of_the_clean_and_of_the_wrong_labels_it_fi
 
 def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
     never = ["trainer.max_epochs=1", "+trainer.limit_val_batches=0"]
-    with pytest.raises(ConfigError, match="no best checkpoint of val/acc was written"):
+    with pytest.raises(ConfigError, match="limit_val_batches=0 never validates"):
         run(tiny_data, tmp_path, *never)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trainer.max_epochs=-1", "trainer.max_steps=5"],
+        ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=3"],
+        ["trainer.max_epochs=-1", "trainer.max_steps=3", "trainer.accumulate_grad_batches=2"],
+    ],
+    ids=["max_steps within the first epoch", "fewer epochs than the interval", "accumulated"],
+)
+def test_a_run_that_ends_before_its_first_validation_is_refused_with_best_weights(
+    tiny_data, tmp_path, overrides
+):
+    with pytest.raises(ConfigError, match="before the first validation"):
+        tiny_config(tiny_data, tmp_path, *SMALL, *overrides)
+    tiny_config(tiny_data, tmp_path, *SMALL, *overrides, "test_weights=last")
+
+
+def test_validating_within_the_steps_lets_the_best_weights_be_tested(tiny_data, tmp_path):
+    sooner = ["trainer.max_epochs=-1", "trainer.max_steps=5", "trainer.val_check_interval=0.5"]
+    metrics = run(tiny_data, tmp_path, *sooner)
+    assert metrics["steps"] == 5 and metrics["tested_weights"].endswith("best.ckpt")
 
 
 CURED = [
@@ -176,7 +199,7 @@ def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path, r
         (["trainer=ddp_cpu", "trainer.check_val_every_n_epoch=2"], 20),
         (["trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=2"], 20),
         (["trainer.gradient_clip_val=1"], 1),
-        (["trainer.max_steps=5"], 1),
+        (["trainer.max_steps=5", "test_weights=last"], 1),
         (["+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor"], 1),
         (
             [
