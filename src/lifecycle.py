@@ -31,6 +31,7 @@ from src.blocks import block_steps
 from src.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.console import exit_now, exit_with
 from src.data import DataError, require_files, training_images
+from src.folder_lock import FolderInUse, hold
 from src.resume import BASIC_SWEEPER, check_sweep_folder
 from src.schema import UNNAMED, ConfigError, Scheduler, TestWeights, TrainConfig, typed
 from src.trackers import prepare_stores, require_packages
@@ -365,7 +366,9 @@ class TrainLifecycle(Callback):
         except Exception as e:
             exit_with(f"the config check failed ({type(e).__name__}: {e})")
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            hold(run_dir, "hydra.run.dir")  # made here: a resumed run reuses its folder
+        except FolderInUse as e:
+            exit_with(str(e))
         except OSError as e:
             exit_with(
                 f"cannot create the run folder {run_dir} ({e.strerror}): "
@@ -380,6 +383,10 @@ class TrainLifecycle(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
+            hold(Path(config.hydra.sweep.dir), "hydra.sweep.dir")  # before anything reads it
+        except (FolderInUse, OSError) as e:
+            exit_with(str(e))
+        try:
             require_packages(config.logger)  # each job checks the rest of its config itself
             found = []
             if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
@@ -388,9 +395,6 @@ class TrainLifecycle(Callback):
             exit_with(str(e))
         for line in found:
             log.info(line)
-        # Launchers make the sweep folder only when jobs start, but a sweeper may store its
-        # state there first: hparams_search=optuna keeps its SQLite study in it.
-        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         HydraConfig.instance().set_config(config)  # the loggers' names use ${hydra:...}
         try:

@@ -22,6 +22,7 @@ from src.checkpoint import CheckpointError
 from src.classifier import Classifier
 from src.console import exit_with, quiet
 from src.data import DataError, MNISTDataModule
+from src.folder_lock import FolderInUse, holding
 from src.graphs import GraphedClassifier
 from src.lifecycle import changed_settings, first_line, gate
 from src.metrics import DivergedError, EpochMetrics
@@ -145,6 +146,18 @@ def known_message(e: Exception) -> str | None:
 def main(cfg: DictConfig) -> float | None:
     quiet()
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if sweep:
+        try:
+            with holding(Path(cfg.output_dir), "hydra.sweep.dir"):  # a Slurm task holds its own
+                return run_job(cfg, sweep)
+        except FolderInUse as e:
+            log.error("job not run: %s", e)  # its folder and error.txt are another process's
+            raise
+    return run_job(cfg, sweep)
+
+
+def run_job(cfg: DictConfig, sweep: bool) -> float | None:
+    """Train (a sweep's job continuing what an earlier attempt left), or say why not."""
     config = None
     try:
         if sweep and continues_sweeps():  # a rerun in the sweep's folder, or a requeued task

@@ -51,6 +51,22 @@ class HangAtEpoch(L.Callback):
             time.sleep(0.05)
 
 
+class WaitAtEpoch(L.Callback):
+    """In sweep job `job` (or a single run), at the start of epoch `epoch`, makes `started`
+    and waits until `go` exists: a run held mid-way while a test does something beside it."""
+
+    def __init__(self, epoch: int, started: str, go: str, job: int | None = None) -> None:
+        self.job, self.epoch = job, epoch
+        self.started, self.go = Path(started), Path(go)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        ours = self.job is None or HydraConfig.get().job.num == self.job
+        if ours and trainer.current_epoch == self.epoch:
+            self.started.touch()
+            while not self.go.exists():
+                time.sleep(0.05)
+
+
 class PoisonWeightsAtEpoch(L.Callback):
     """Fills the weights with inf at the start of epoch `epoch`, so the loss turns NaN."""
 

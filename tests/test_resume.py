@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,6 +70,55 @@ def results(sweep_dir: Path) -> dict[str, dict]:
 def summary(sweep_dir: Path) -> pd.DataFrame:
     """The sweep's table, but for timings and paths."""
     return load_sweep(sweep_dir).drop(columns=TIMINGS, errors="ignore")
+
+
+def test_a_second_sweep_into_a_running_sweeps_folder_is_refused_and_the_first_loses_nothing(
+    tmp_path, data
+):
+    sweep_dir, started, go = tmp_path / "sweep", tmp_path / "started", tmp_path / "go"
+    command = [
+        *TINY_SWEEP,
+        f"data.data_dir={data}",
+        f"hydra.sweep.dir={sweep_dir}",
+        *inject("WaitAtEpoch", job=1, epoch=2, started=started, go=go),
+    ]
+    log = (tmp_path / "first.log").open("w")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "src.train", *command], cwd=ROOT, stdout=log, stderr=log
+    )
+    wait_for(started.exists, first)
+    written = {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("*") if p.is_file()}
+    began = time.monotonic()
+    second = run_module("src.train", *command, check=False)
+    assert time.monotonic() - began < 30
+    assert one_error_line(second) == (
+        f"error: {sweep_dir.resolve()} is in use by host {socket.gethostname()}, pid "
+        f"{first.pid}: wait for it to end, or choose another hydra.sweep.dir"
+    )
+    assert {p: p.stat().st_mtime_ns for p in written} == written  # the second wrote nothing
+    go.touch()
+    assert first.wait(timeout=300) == 0
+    for job in ("00", "01", "02", "03"):
+        history = json.loads((sweep_dir / job / "metrics.json").read_text())["history"]
+        assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+
+
+def test_a_second_run_resuming_a_running_run_is_refused(tmp_path, data):
+    run_dir, started, go = tmp_path / "run", tmp_path / "started", tmp_path / "go"
+    args = [a for a in TINY_SWEEP if a not in ("-m", "+sweep=local", "hydra.launcher.n_jobs=1")]
+    args = [a.split(",")[0] for a in args]  # one job of the grid
+    wait = inject("WaitAtEpoch", epoch=2, started=started, go=go)
+    command = [*args, f"data.data_dir={data}", f"hydra.run.dir={run_dir}", *wait]
+    log = (tmp_path / "first.log").open("w")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "src.train", *command], cwd=ROOT, stdout=log, stderr=log
+    )
+    wait_for(started.exists, first)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    second = run_module("src.train", *command, f"ckpt_path={last}", check=False)
+    assert f"is in use by host {socket.gethostname()}, pid {first.pid}" in one_error_line(second)
+    go.touch()
+    assert first.wait(timeout=300) == 0
 
 
 def test_a_sweep_killed_with_sigkill_continues_in_its_folder_as_if_never_killed(tmp_path, data):
