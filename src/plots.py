@@ -160,15 +160,21 @@ def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(train), pd.DataFrame(val)
 
 
-def plot_mean_band(ax: Axes, curves: pd.DataFrame, color: str, label: str) -> pd.Series:
-    """The mean of the columns of `curves` with its 95% band over them; returns the mean."""
+def plot_mean_band(
+    ax: Axes, curves: pd.DataFrame, color: str, label: str, percent: bool = False
+) -> pd.Series:
+    """The mean of the columns of `curves` with its 95% band over them (within 0-100 for
+    `percent`); returns the mean."""
     mean = curves.mean(axis=1)
     ax.plot(mean.index, mean, color=color, label=label)
     if curves.shape[1] > 1:
         ci = [
             half_width(s, n) for s, n in zip(curves.std(axis=1), curves.count(axis=1), strict=True)
         ]
-        ax.fill_between(mean.index, mean - ci, mean + ci, color=color, alpha=0.2, lw=0)
+        low, high = mean - ci, mean + ci
+        if percent:
+            low, high = low.clip(lower=0), high.clip(upper=100)
+        ax.fill_between(mean.index, low, high, color=color, alpha=0.2, lw=0)
     return mean
 
 
@@ -441,14 +447,15 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
         label = f"{width} units" + (
             " (nearest n·K)" if width not in (widths[0], widths[-1]) else ""
         )
-        plot_mean_band(curve_ax, errors[width], f"C{i}", label)
+        plot_mean_band(curve_ax, errors[width], f"C{i}", label, percent=True)
     curve_ax.set(ylabel="validation error (%)", title="Validation error over training")
     curve_ax.legend(fontsize=8)
     if noisy:
         fit_ax = axes[2]
         for i, width in enumerate(shown):
             members = by_width[width]
-            plot_mean_band(fit_ax, 100 * epoch_curves(members, "train_acc_corrupted"), f"C{i}", "")
+            wrong = 100 * epoch_curves(members, "train_acc_corrupted")
+            plot_mean_band(fit_ax, wrong, f"C{i}", "", percent=True)
             clean = 100 * epoch_curves(members, "train_acc_clean")
             fit_ax.plot(clean.index, clean.mean(axis=1), color=f"C{i}", ls="--", lw=1)
         fit_ax.legend(
