@@ -160,20 +160,28 @@ def cure_summary(jobs: pd.DataFrame) -> list[str]:
     effects = cure_effects(jobs)
     worst, widest = effects.attrs["worst_width"], effects.attrs["widest_width"]
     seeds = jobs["seed"].nunique()
-    shown = {"cure": effects.index, "U depth (pts)": effects["u_depth"].map("{:.2f}".format)}
+
+    def with_interval(column: str, sign: str = "") -> list[str]:
+        return [
+            interval(v, h, sign)
+            for v, h in zip(effects[column], effects[f"{column}_ci95"], strict=True)
+        ]
+
+    shown = {"cure": effects.index, "U depth (pts)": with_interval("u_depth")}
     if worst is not None:
         shown[f"test % at {worst} units"] = effects["at_worst"].map("{:.2f}".format)
-        shown["vs none (pts)"] = effects["gain_at_worst"].map("{:+.2f}".format)
+        shown["vs none (pts)"] = with_interval("gain_at_worst", "+")
     shown[f"test % at {widest} units"] = effects["widest"].map("{:.2f}".format)
     if "cost_at_widest" in effects:
-        shown["vs none (pts) "] = effects["cost_at_widest"].map("{:+.2f}".format)
+        shown["vs none (pts) "] = with_interval("cost_at_widest", "+")
     chosen = tuned_per_width(jobs).groupby("width")["chosen"].agg(lambda c: " / ".join(c))
     lines = [
         "",
         "## Cures",
         "",
         (
-            f"Test accuracy, the mean of {seeds} seeds. "
+            f"Test accuracy, the mean of {seeds} seeds; ± the half-width of the 95% t-interval "
+            "of the seeds' own differences at the same widths (paired by seed). "
             if seeds > 1
             else "Test accuracy, one seed. "
         )
@@ -197,8 +205,10 @@ def cure_summary(jobs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def interval(value: float, half_width: float) -> str:
-    return f"{value:.2f}" if pd.isna(half_width) else f"{value:.2f} ± {half_width:.2f}"
+def interval(value: float, half_width: float, sign: str = "") -> str:
+    """`value ± half_width` to two decimals (`sign` "+" shows a plus); no ± for NaN."""
+    shown = f"{value:{sign}.2f}"
+    return shown if pd.isna(half_width) else f"{shown} ± {half_width:.2f}"
 
 
 def mean_and_interval(mean: float, half_width: float) -> str:

@@ -248,9 +248,12 @@ def cure_effects(jobs: pd.DataFrame, fits: float = 0.9) -> pd.DataFrame:
     U); `at_worst` and `gain_at_worst`, its test accuracy at the width where the unregularised
     model ("none") is worst among those fitting `fits` of their training labels, and its gain
     there; `widest` and `cost_at_widest` (its gain over none at the widest width; negative
-    when the cure costs accuracy there)."""
+    when the cure costs accuracy there). Each difference has its `_ci95`: the half-width of
+    the 95% t-interval of the seeds' own differences at the same widths (paired by seed;
+    NaN with one seed)."""
     curves = pd.concat([jobs.assign(chosen=None), tuned_per_width(jobs)])
-    test = 100 * curves.groupby(["cure", "width"])["test_acc"].mean().unstack("width")
+    by_seed = 100 * curves.pivot_table(index=["cure", "seed"], columns="width", values="test_acc")
+    test = by_seed.groupby(level="cure").mean()
     order = ["none", *[c for c in jobs["cure"].unique() if c != "none"], TUNED]
     test = test.sort_index(axis=1).reindex([c for c in order if c in test.index])
     none = test.loc["none"] if "none" in test.index else None
@@ -262,14 +265,25 @@ def cure_effects(jobs: pd.DataFrame, fits: float = 0.9) -> pd.DataFrame:
     widest = test.columns[-1]
     rows = []
     for cure, accuracy in test.iterrows():
+        seeds = by_seed.loc[cure]
+        base = by_seed.loc["none"].reindex(seeds.index) if none is not None else None
         drops = accuracy.cummax() - accuracy
-        row = {"cure": cure, "u_depth": drops.max(), "widest": accuracy[widest]}
-        if none is not None:
-            row["cost_at_widest"] = accuracy[widest] - none[widest]
+        fallen = drops.idxmax()
+        peak = accuracy.loc[:fallen].idxmax()
+        row = {"cure": cure, "widest": accuracy[widest]}
+        row["u_depth"], row["u_depth_ci95"] = paired(seeds[peak], seeds[fallen])
+        if base is not None:
+            row["cost_at_widest"], row["cost_at_widest_ci95"] = paired(seeds[widest], base[widest])
         if worst is not None:
             row["at_worst"] = accuracy[worst]
-            row["gain_at_worst"] = accuracy[worst] - none[worst]
+            row["gain_at_worst"], row["gain_at_worst_ci95"] = paired(seeds[worst], base[worst])
         rows.append(row)
     effects = pd.DataFrame(rows).set_index("cure")
     effects.attrs.update(worst_width=worst, widest_width=widest)
     return effects
+
+
+def paired(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """The mean of a - b over the seeds both have, and the half-width of its 95% t-interval."""
+    differences = (a - b).dropna()
+    return float(differences.mean()), half_width(differences.std(ddof=1), len(differences))
