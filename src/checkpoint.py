@@ -12,6 +12,19 @@ class CheckpointError(RuntimeError):
     """A checkpoint path that cannot be used; the message says why."""
 
 
+def checkpoint_file(path: str | Path) -> Path:
+    """`path`, or for a run folder (or its checkpoints/) the best.ckpt in it."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    for best in (path / "checkpoints" / "best.ckpt", path / "best.ckpt"):
+        if best.is_file():
+            return best
+    raise CheckpointError(
+        f"{path} is a folder with no checkpoints/best.ckpt: pass a .ckpt file or a run folder"
+    )
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict, loaded with torch's default weights_only=True."""
     path = Path(path)

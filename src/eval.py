@@ -1,11 +1,14 @@
 """Test a saved checkpoint on the official test set: `python -m src.eval ckpt_path=...`."""
 
+from pathlib import Path
+
 import hydra
 import lightning as L
 from omegaconf import DictConfig, MissingMandatoryValue
 
 from src.checkpoint import (
     CheckpointError,
+    checkpoint_file,
     data_config,
     load_weights,
     model_config,
@@ -18,7 +21,7 @@ from src.lifecycle import check_trainer
 from src.metrics import EpochMetrics
 from src.schema import ConfigError
 
-USAGE = "python -m src.eval ckpt_path=outputs/<date>/<time>/checkpoints/best.ckpt"
+USAGE = "python -m src.eval ckpt_path=outputs/<date>/<time> (a run folder, or a .ckpt file)"
 
 
 def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") -> dict[str, float]:
@@ -49,7 +52,9 @@ def main(cfg: DictConfig) -> None:
     except MissingMandatoryValue:
         exit_with(f"ckpt_path is missing: {USAGE}")
     try:
-        metrics = evaluate(ckpt_path, cfg.data_dir, cfg.accelerator)
+        if (found := checkpoint_file(ckpt_path)) != Path(ckpt_path):
+            print(f"testing {found}, the run folder's best weights")
+        metrics = evaluate(str(found), cfg.data_dir, cfg.accelerator)
     except (CheckpointError, ConfigError, DataError) as e:
         exit_with(str(e))
     for name, value in metrics.items():

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from tqdm import tqdm
 
-from src.checkpoint import CheckpointError, load_network
+from src.checkpoint import CheckpointError, checkpoint_file, load_network
 from src.console import exit_now, exit_with
 from src.pixels import normalise
 from src.schema import CLASSES
@@ -266,7 +266,9 @@ def main(cfg: DictConfig) -> None:
         exit_with(f"{e.full_key} is missing: {USAGE}")
     specs = [str(s) for s in image] if isinstance(image, ListConfig) else [str(image)]
     try:
-        predictions = predict(ckpt_path, specs)
+        if (found := checkpoint_file(ckpt_path)) != Path(ckpt_path):
+            print(f"predicting with {found}, the run folder's best weights")
+        predictions = predict(str(found), specs)
     except (CheckpointError, ImageError) as e:
         exit_with(str(e))
     if cfg.csv:

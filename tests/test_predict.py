@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 from torchvision import datasets
 
-from src.checkpoint import CheckpointError, load_network
+from src.checkpoint import CheckpointError, checkpoint_file, load_network
 from src.classifier import Classifier
 from src.pixels import normalise
 from src.predict import ROWS_SHOWN, ImageError, label_from_name, predict, prepare, report
@@ -326,3 +326,13 @@ def test_round_trip_through_png_and_jpeg_files(tmp_path_factory, linear_checkpoi
     )
     # Written to 4 decimals; the rest is the ~6% of images a grey level off.
     assert (png - expected).abs().max() <= 0.01
+
+
+def test_a_run_folder_stands_for_its_best_checkpoint(tmp_path, untrained_ckpt):
+    with pytest.raises(CheckpointError, match="is a folder with no checkpoints/best.ckpt"):
+        checkpoint_file(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    untrained_ckpt.rename(best)
+    assert checkpoint_file(tmp_path) == checkpoint_file(tmp_path / "checkpoints") == best
+    assert checkpoint_file(best) == best

@@ -66,15 +66,16 @@ def test_linear_short_run_beats_threshold(tmp_path, mnist_dir):
     assert metrics["test_acc"] >= 0.89
 
 
-def test_eval_reproduces_test_accuracy(mlp3_run, mnist_dir):
+@pytest.mark.parametrize("given", ["checkpoint", "run folder"])
+def test_eval_reproduces_the_runs_accuracies(mlp3_run, mnist_dir, given):
     out, metrics = mlp3_run
-    result = run_module(
-        "src.eval", f"ckpt_path={out / 'checkpoints' / 'best.ckpt'}", f"data_dir={mnist_dir}"
-    )
-    printed = dict(
-        line.split(": ") for line in result.stdout.splitlines() if line.startswith("test/")
-    )
+    ckpt = out / "checkpoints" / "best.ckpt" if given == "checkpoint" else out
+    result = run_module("src.eval", f"ckpt_path={ckpt}", f"data_dir={mnist_dir}")
+    printed = dict(line.split(": ") for line in result.stdout.splitlines() if "/" in line)
     assert float(printed["test/acc"]) == pytest.approx(metrics["test_acc"], abs=1e-4)
+    assert float(printed["val/acc"]) == pytest.approx(metrics["val_acc"], abs=1e-4)
+    if given == "run folder":
+        assert result.stdout.startswith(f"testing {out / 'checkpoints' / 'best.ckpt'}")
 
 
 def test_two_job_multirun_writes_two_metrics(tmp_path, mnist_dir):
