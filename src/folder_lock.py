@@ -1,6 +1,9 @@
 """One writer per folder: a run, a sweep and each sweep job hold an exclusive lock on their
 folder's `.lock` while they write there. The OS releases it when its holder ends, however it
 ends (kill -9 included), so a killed sweep or a requeued Slurm task can take its folder back.
+Under DDP the run's rank 0 holds it for all its ranks (Lightning starts them with the same
+command, or Slurm does), which is why `hold` reads the rank Lightning reads from the
+environment.
 """
 
 import fcntl
@@ -9,6 +12,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from lightning.pytorch.utilities import rank_zero_only
 
 LOCK = ".lock"
 held: dict[Path, int] = {}  # this process's locks by folder: closing a descriptor releases it
@@ -22,9 +27,9 @@ def hold(folder: Path, setting: str) -> None:
     """Lock `folder` for the rest of this process, or raise FolderInUse naming the holder and
     `setting`, the key that chooses another folder."""
     folder = folder.resolve()
-    if folder in held:
-        return
     folder.mkdir(parents=True, exist_ok=True)
+    if folder in held or rank_zero_only.rank != 0:
+        return
     fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -48,7 +53,7 @@ def release(folder: Path) -> None:
 @contextmanager
 def holding(folder: Path, setting: str) -> Iterator[None]:
     """The lock of `folder` while the block runs: a sweep's worker process runs many jobs."""
-    mine = folder.resolve() not in held
+    mine = folder.resolve() not in held and rank_zero_only.rank == 0
     hold(folder, setting)
     try:
         yield
