@@ -383,15 +383,12 @@ class TrainLifecycle(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            hold(Path(config.hydra.sweep.dir), "hydra.sweep.dir")  # before anything reads it
-        except (FolderInUse, OSError) as e:
-            exit_with(str(e))
-        try:
             require_packages(config.logger)  # each job checks the rest of its config itself
+            hold(Path(config.hydra.sweep.dir), "hydra.sweep.dir")  # before anything reads it
             found = []
             if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:
                 found = check_sweep_folder(config)
-        except ConfigError as e:
+        except (ConfigError, FolderInUse, OSError) as e:
             exit_with(str(e))
         for line in found:
             log.info(line)

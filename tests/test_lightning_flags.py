@@ -128,13 +128,13 @@ def test_overfit_batches_trains_on_the_same_first_batches_every_epoch(tiny_data,
 
 
 @pytest.mark.parametrize(
-    ("limit", "val", "test"), [("1", 1, 1 + 1), ("0.5", 1, 1 + 5), ("2", 2, 2 + 2)]
+    ("limit", "val", "test"), [("1", 1, 1 + 1 + 1), ("0.5", 1, 1 + 5 + 1), ("2", 2, 2 + 2 + 2)]
 )
 def test_limit_val_and_test_batches_count_batches_of_the_batch_size(
     tiny_data, tmp_path, limit, val, test
 ):
-    """20 validation images (2 batches of 10); 30 test images (3) and the 100 training
-    images measured at test time (10)."""
+    """20 validation images (2 batches of 10); 30 test images (3), then the 100 training
+    images (10) and the 20 validation images (2) measured at test time."""
     limits = [f"trainer.limit_val_batches={limit}", f"trainer.limit_test_batches={limit}"]
     model, trainer = fit(tiny_data, tmp_path, *limits)
     counter = trainer.callbacks[-1]

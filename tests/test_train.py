@@ -71,7 +71,7 @@ def test_eval_reproduces_the_runs_accuracies(mlp3_run, mnist_dir, given):
     out, metrics = mlp3_run
     ckpt = out / "checkpoints" / "best.ckpt" if given == "checkpoint" else out
     result = run_module("src.eval", f"ckpt_path={ckpt}", f"data_dir={mnist_dir}")
-    printed = dict(line.split(": ") for line in result.stdout.splitlines() if "/" in line)
+    printed = dict(line.split(": ") for line in result.stdout.splitlines() if ": " in line)
     assert float(printed["test/acc"]) == pytest.approx(metrics["test_acc"], abs=1e-4)
     assert float(printed["val/acc"]) == pytest.approx(metrics["val_acc"], abs=1e-4)
     if given == "run folder":
