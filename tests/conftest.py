@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from src.console import WARNINGS
 from src.lifecycle import compose_train, gate
 from src.schema import ModelConfig, TrainConfig, typed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Lightning's warnings that the entry points drop (src/console.py says why of each) are
+    dropped in the tests that train in-process too: the tests resume on purpose, and train on
+    a few batches."""
+    for pattern in WARNINGS:
+        config.addinivalue_line("filterwarnings", f"ignore:{pattern}")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
