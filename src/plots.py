@@ -130,13 +130,19 @@ def plot_heatmap(jobs: pd.DataFrame, path: Path) -> Path:
         ax.set(xlabel="width (units per hidden layer)", ylabel="depth (hidden layers)", title=title)
     title = "Depth x width: validation accuracy and train - validation gap"
     if (seeds := jobs.groupby(setting_of(jobs)).size()).max() > 1:
-        title += f" (means over {seeds.min()}-{seeds.max()} seeds)"
+        title += f" (means over {seed_count(seeds)} seeds)"
     linear = jobs[jobs["depth"] == 0]
     if len(linear):
         val, gap = 100 * linear["val_acc"].mean(), 100 * linear["gap"].mean()
         title += f"\nlinear model: {val:.2f}% validation, gap {gap:.2f}"
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def seed_count(seeds: pd.Series) -> str:
+    """How many seeds each setting has: "3", or "2-3" when some have fewer."""
+    low, high = seeds.min(), seeds.max()
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def validation_points(history: pd.DataFrame) -> pd.Series:
@@ -472,8 +478,7 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
         ax.set_xscale("log")
         ax.set_xlabel("epoch (log scale)")
         ax.grid(True, which="both", alpha=0.3)
-    low, high = jobs.groupby("width").size().agg(["min", "max"])
-    seeds = f"{low}" if low == high else f"{low}-{high}"
+    seeds = seed_count(jobs.groupby("width").size())
     noise = f", {jobs['data.label_noise'].iloc[0]:.0%} of their labels wrong" if noisy else ""
     fig.suptitle(
         f"Epoch-wise: one hidden layer, {images:,} training images{noise}; "
