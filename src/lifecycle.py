@@ -171,18 +171,17 @@ def check_validates(config: TrainConfig) -> None:
     trainer = config.trainer
     if config.test_weights is not TestWeights.best or trainer.get("fast_dev_run"):
         return
-    fix = "validate sooner with trainer.val_check_interval, or test the final weights with "
-    fix += "test_weights=last"
+    untested = "so test_weights=best has no best weights to test"
+    last = "or test the final weights with test_weights=last"
     if trainer.get("limit_val_batches", 1.0) == 0:
         raise ConfigError(
-            "trainer.limit_val_batches=0 never validates, so test_weights=best has no best "
-            "weights to test: raise it, or test the final weights with test_weights=last"
+            f"trainer.limit_val_batches=0 never validates, {untested}: raise it, {last}"
         )
     first, trained = first_validation(config), batches_trained(config)
     if None not in (first, trained) and trained < first:
         raise ConfigError(
             f"training ends after {trained} batches, before the first validation (after "
-            f"{first}), so test_weights=best has no best weights to test: {fix}"
+            f"{first}), {untested}: validate sooner with trainer.val_check_interval, {last}"
         )
 
 

@@ -98,13 +98,11 @@ class EpochMetrics(L.Callback):
         self.epochs_run += 1
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
-        values = {}
-        for stage in TEST_STAGES[:2]:
-            values.update(self.measure(stage))
-        pl_module.log_dict(values, sync_dist=True)
-        # The tested weights' validation figures, for metrics.json: the loggers' val/ curves
-        # stay the epochs' own.
-        pl_module.log_dict(self.measure("val"), sync_dist=True, logger=False)
+        measured = {stage: self.measure(stage) for stage in TEST_STAGES}
+        # The tested weights' validation figures are for metrics.json: the loggers' val/
+        # curves stay the epochs' own.
+        pl_module.log_dict(measured.pop("val"), sync_dist=True, logger=False)
+        pl_module.log_dict({k: v for m in measured.values() for k, v in m.items()}, sync_dist=True)
 
     @staticmethod
     def log_epoch(trainer: L.Trainer, pl_module: L.LightningModule, values: dict) -> None:
