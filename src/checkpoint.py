@@ -70,8 +70,14 @@ def load_network(path: str | Path) -> MLP:
     ckpt = read_checkpoint(path)
     model = model_config(ckpt)
     network = MLP(model.hidden, model.activation, model.dropout)
-    load_weights(network, {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()}, path)
+    load_weights(network, network_weights(ckpt), path)
     return network.eval()
+
+
+def network_weights(ckpt: dict) -> dict:
+    """The MLP's weights of a checkpoint's state, without the metrics' state beside them."""
+    state = ckpt["state_dict"]
+    return {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
 
 
 def load_weights(module: torch.nn.Module, weights: dict, path: str | Path) -> None:

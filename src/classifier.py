@@ -1,17 +1,21 @@
-"""The LightningModule: an MLP, its loss, and its optimiser; Lightning runs the steps."""
+"""The LightningModule: an MLP, its loss, its optimiser and its metrics; Lightning runs the
+steps."""
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
+from torchmetrics import MaxMetric
 
+from src.metrics import TEST_STAGES, StageMetrics
 from src.model import MLP
-from src.schema import CLASSES, Loss, ModelConfig, Optimizer, Scheduler, plain
+from src.schema import CLASSES, ConfigError, Loss, ModelConfig, Optimizer, Scheduler, plain
 
 
 class Classifier(L.LightningModule):
     """Trains an `MLP` on flattened images, one batch per training step (automatic
-    optimisation); `EpochMetrics` measures what its steps return."""
+    optimisation); each stage's loss and accuracy are torchmetrics, logged once an epoch."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -21,14 +25,11 @@ class Classifier(L.LightningModule):
         self.save_hyperparameters(plain(config), logger=False)
         self.lr = config.lr  # Lightning's learning-rate finder reads and sets model.lr
         self.net = MLP(config.hidden, config.activation, config.dropout)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        # Lightning sets _current_fx_name twice around every hook, dozens of times a step;
-        # nn.Module's __setattr__ first looks for a parameter, buffer or submodule of that name.
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+        self.train_metrics = StageMetrics("train")
+        self.val_metrics = StageMetrics("val")
+        self.test_metrics = torch.nn.ModuleList(StageMetrics(stage) for stage in TEST_STAGES)
+        self.val_best_acc = MaxMetric()
+        self.val_best_acc.persistent(True)  # kept in checkpoints: a resumed run continues it
 
     @property
     def num_parameters(self) -> int:
@@ -43,31 +44,65 @@ class Classifier(L.LightningModule):
             return F.mse_loss(logits.softmax(dim=1), one_hot)
         return F.cross_entropy(logits, y)
 
-    def step(self, batch: tuple[Tensor, ...]) -> dict:
-        """The loss Lightning optimises, and what `EpochMetrics` keeps of the batch: its loss
-        (Lightning scales its own copy when accumulating) and size, predictions and targets,
-        and which of its labels are wrong when the batch says."""
-        x, y = batch[0], batch[1]
-        logits = self(x)
-        loss = self.loss(logits, y)
-        return self.outputs(loss, logits.detach().argmax(dim=1), y, *batch[2:])
+    def step(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """A batch's loss and its predictions."""
+        logits = self(batch[0])
+        return self.loss(logits, batch[1]), logits.detach().argmax(dim=1)
 
-    @staticmethod
-    def outputs(loss: Tensor, preds: Tensor, y: Tensor, *corrupted: Tensor) -> dict:
-        """A step's output: the loss to optimise, and what EpochMetrics keeps of the batch."""
-        kept = {"losses": loss.detach().reshape(1), "sizes": [len(y)], "preds": preds, "targets": y}
-        return {"loss": loss, **kept, **({"corrupted": corrupted[0]} if corrupted else {})}
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        loss, preds = self.step(batch)
+        losses = loss.detach().reshape(1)
+        self.measure(self.train_metrics, losses, preds, *batch[1:], prog_bar=True)
+        return {"loss": loss, "losses": losses}
 
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict:
-        return self.step(batch)
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        loss, preds = self.step(batch)
+        self.measure(self.val_metrics, loss.reshape(1), preds, *batch[1:], prog_bar=True)
 
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict:
-        return self.step(batch)
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int, dataloader_idx: int = 0) -> None:
+        loss, preds = self.step(batch)
+        metrics = self.test_metrics[dataloader_idx]
+        # The tested weights' validation figures are for metrics.json: the loggers' val/
+        # curves stay the epochs' own.
+        self.measure(metrics, loss.reshape(1), preds, *batch[1:], logger=metrics.stage != "val")
 
-    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int, dataloader_idx: int = 0) -> dict:
-        return self.step(batch)
+    def measure(
+        self,
+        metrics: StageMetrics,
+        losses: Tensor,
+        preds: Tensor,
+        targets: Tensor,
+        *corrupted: Tensor,
+        sizes: Tensor | None = None,
+        **log_options,
+    ) -> None:
+        """Updates a stage's metrics with a step's batches (their losses and sizes, one each a
+        batch, their predictions, targets and which labels are wrong) and logs them for the
+        epoch. `sizes` defaults to one batch of all the targets."""
+        if sizes is None:
+            sizes = torch.full_like(losses, len(targets))
+        metrics.update(losses, sizes, preds, targets, *corrupted)
+        self.log_dict(
+            metrics.logged(), on_step=False, on_epoch=True, add_dataloader_idx=False, **log_options
+        )
 
-    def planned_steps(self) -> int:
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_best_acc.update(self.val_metrics.acc.compute())
+        self.log("val/best_acc", self.val_best_acc.compute(), prog_bar=True, sync_dist=True)
+
+    def lr_scheduler_step(self, scheduler: LRScheduler, metric: object = None) -> None:
+        # OneCycleLR's own refusal is a bare ValueError: say what ran out and what to do.
+        if isinstance(scheduler, OneCycleLR) and scheduler.last_epoch >= scheduler.total_steps:
+            raise ConfigError(
+                "the one-cycle schedule ran out of steps (a resumed run asked for more than it "
+                "planned): start a new run, or use model.scheduler=none for a run you mean to "
+                "extend"
+            )
+        super().lr_scheduler_step(scheduler, metric)
+
+    def one_cycle_steps(self) -> int:
         """The optimiser steps the one-cycle schedule spans: Lightning's estimate, which counts
         accumulation, limit_train_batches, overfit_batches, max_steps and the devices."""
         return self.trainer.estimated_stepping_batches
@@ -89,6 +124,6 @@ class Classifier(L.LightningModule):
             optimizer = cls(params, lr=self.lr, weight_decay=config.weight_decay, fused=True)
         if config.scheduler is Scheduler.none:
             return {"optimizer": optimizer}
-        steps = self.planned_steps()
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=steps)
+        steps = self.one_cycle_steps()
+        schedule = OneCycleLR(optimizer, max_lr=self.lr, total_steps=steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -18,6 +18,9 @@ WARNINGS = (
     r"Checkpoint directory .* exists and is not empty",  # resuming: last.ckpt is overwritten
     r"The number of training batches .* is smaller than the logging interval",  # per-epoch logs
     r"Experiment logs directory .* exists and is not empty",  # CSV: metrics.csv is appended to
+    # Before a run's first validation (check_val_every_n_epoch > 1); a key never logged is
+    # refused by Lightning once validation has run.
+    r"`ModelCheckpoint\(monitor=.*\)` could not find the monitored key",
 )
 
 

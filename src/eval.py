@@ -12,14 +12,15 @@ from src.checkpoint import (
     data_config,
     load_weights,
     model_config,
+    network_weights,
     read_checkpoint,
 )
 from src.classifier import Classifier
 from src.console import exit_now, exit_with, quiet
 from src.data import DataError, MNISTDataModule
-from src.lifecycle import check_trainer
-from src.metrics import EpochMetrics
+from src.metrics import X_AXIS
 from src.schema import ConfigError
+from src.trainer_arguments import check_trainer
 
 USAGE = "python -m src.eval ckpt_path=outputs/<date>/<time> (a run folder, or a .ckpt file)"
 
@@ -29,7 +30,7 @@ def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") 
     check_trainer({"accelerator": accelerator})
     ckpt = read_checkpoint(ckpt_path)
     model = Classifier(model_config(ckpt))
-    load_weights(model, ckpt["state_dict"], ckpt_path)
+    load_weights(model.net, network_weights(ckpt), ckpt_path)
     data, seed = data_config(ckpt)
     data.data_dir = data_dir
     trainer = L.Trainer(
@@ -38,10 +39,9 @@ def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") 
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[EpochMetrics()],
     )
     trainer.test(model, datamodule=MNISTDataModule(data, seed=seed), verbose=False)
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k not in X_AXIS}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")

@@ -1,166 +1,87 @@
-"""Loss and accuracy once per epoch, the divergence check, and the per-epoch history."""
+"""What a stage measures over an epoch, as torchmetrics: loss, accuracy, and with label noise
+the accuracy on the clean and on the wrongly labelled images apart."""
 
-from collections import defaultdict
-
-import lightning as L
 import torch
 from torch import Tensor
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.utilities import dim_zero_cat
 
 from src.schema import CLASSES
 
-# The test stage's dataloaders, in MNISTDataModule.test_dataloader's order.
+# The test stage's dataloaders, in MNISTDataModule.test_dataloader's order: the test set, then
+# the training split and the validation images, measured with the tested weights.
 TEST_STAGES = ("test", "train_set", "val")
+# What a module may log as the loggers' x-axis beside its figures (Lightning reads "step"; the
+# fast path logs both, src/fast_path.py): not figures.
+X_AXIS = ("step", "epoch")
 
 
-class DivergedError(RuntimeError):
-    """The training loss stopped being a finite number."""
+class BatchMean(Metric):
+    """The mean of per-batch losses weighted by batch size, summed once when computed: a block
+    of batches a step and one batch a step give the same number."""
 
-
-class EpochMetrics(L.Callback):
-    """Measures what the module's steps return, once per epoch, and keeps the history.
-
-    Each step's predictions, targets and loss are kept; at the epoch's end torchmetrics
-    turns them into loss and accuracy, synced across DDP ranks (so every rank logs the same
-    value and sync_dist's mean changes nothing), logged as `<stage>/loss` and `<stage>/acc`.
-    Stages: train (the running figures of the epoch), val, test, and train_set, the
-    training split measured at test time with the tested weights (as val is then too, for
-    metrics.json only); with label noise, train and train_set also report their clean and
-    corrupted images apart (train every epoch: where along training the wrong labels get
-    memorised).
-
-    The history (one entry per training epoch, with the validation figures of the epochs
-    that validated) and the best validation accuracy are this
-    callback's state, so checkpoints keep them and a resumed run continues them.
-    """
+    full_state_update = False
 
     def __init__(self) -> None:
-        self.history: list[dict[str, float]] = []
-        self.epochs_run = 0  # by this process: a resumed run's history starts with earlier ones
-        self.best_val_acc = float("-inf")
-        self.validated_epoch = -1  # the history shows validation figures only where they ran
-        self.outputs: dict[str, list[tuple[Tensor, ...]]] = defaultdict(list)
+        super().__init__()
+        self.add_state("losses", default=[], dist_reduce_fx="cat")
+        self.add_state("sizes", default=[], dist_reduce_fx="cat")
 
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        # The predictions are argmaxes and the targets labels: no need to check them again.
-        accuracy = MulticlassAccuracy(num_classes=CLASSES, average="micro", validate_args=False)
-        self.accuracy = accuracy.to(pl_module.device)
-        self.mean_loss = MeanMetric().to(pl_module.device)
+    def update(self, losses: Tensor, sizes: Tensor) -> None:
+        self.losses.append(losses)
+        self.sizes.append(sizes)
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.epoch_start_step = trainer.global_step
+    def compute(self) -> Tensor:
+        losses = dim_zero_cat(self.losses).to(self.dtype)
+        sizes = dim_zero_cat(self.sizes).to(self.dtype)
+        return (losses * sizes).sum() / sizes.sum()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.keep("train", outputs)
 
-    def on_validation_batch_end(
-        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+IGNORED = -1  # a target that an accuracy leaves out: how one counts a subset of a batch
+
+
+def accuracy() -> MulticlassAccuracy:
+    # The predictions are argmaxes and the targets labels: no need to check them again.
+    return MulticlassAccuracy(
+        num_classes=CLASSES, average="micro", ignore_index=IGNORED, validate_args=False
+    )
+
+
+class StageMetrics(torch.nn.Module):
+    """A stage's `<stage>/loss` and `<stage>/acc`, and where its batches say which labels are
+    wrong, `<stage>/acc_clean` and `<stage>/acc_corrupted`; Lightning computes them at the
+    epoch's end (synced over DDP ranks) and resets them."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self.stage = stage
+        self.loss = BatchMean()
+        self.acc = accuracy()
+        self.acc_clean = accuracy()
+        self.acc_corrupted = accuracy()
+
+    def update(
+        self, losses: Tensor, sizes: Tensor, preds: Tensor, targets: Tensor, *corrupted: Tensor
     ) -> None:
-        self.keep("val", outputs)
+        """A step's batches: their losses and sizes (one each a batch), their predictions,
+        targets and which of their labels are wrong, each concatenated."""
+        self.loss.update(losses, sizes)
+        self.acc.update(preds, targets)
+        if corrupted:
+            wrong = corrupted[0]
+            self.acc_clean.update(preds, targets.masked_fill(wrong, IGNORED))
+            self.acc_corrupted.update(preds, targets.masked_fill(~wrong, IGNORED))
 
-    def on_test_batch_end(
-        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
-    ) -> None:
-        self.keep(TEST_STAGES[dataloader_idx], outputs)
+    def logged(self) -> dict[str, Metric]:
+        """The metrics the epoch's batches update, by their logged names."""
+        metrics = {"loss": self.loss, "acc": self.acc}
+        if self.acc_clean.update_called:
+            metrics |= {"acc_clean": self.acc_clean, "acc_corrupted": self.acc_corrupted}
+        return {f"{self.stage}/{name}": metric for name, metric in metrics.items()}
 
-    def keep(self, stage: str, outputs: dict) -> None:
-        """A step's per-batch losses and sizes, predictions and targets (and which are wrong)."""
-        kept = (outputs["preds"], outputs["targets"], outputs["losses"], outputs["sizes"])
-        corrupted = (outputs["corrupted"],) if "corrupted" in outputs else ()
-        self.outputs[stage].append((*kept, *corrupted))
 
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        # Checked here and at the epoch's end, before anything is checkpointed; a check per
-        # step would make a GPU wait for every loss.
-        self.check_finite(trainer)
-
-    def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        values = self.measure("val")
-        if trainer.sanity_checking:
-            return
-        self.best_val_acc = max(self.best_val_acc, float(values["val/acc"]))
-        self.validated_epoch = trainer.current_epoch
-        self.log_epoch(trainer, pl_module, {**values, "val/best_acc": self.best_val_acc})
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.check_finite(trainer)
-        self.log_epoch(trainer, pl_module, self.measure("train"))
-        validated = self.validated_epoch == trainer.current_epoch
-        metrics = {
-            k.replace("/", "_"): float(v)
-            for k, v in trainer.callback_metrics.items()
-            if validated or not k.startswith("val/")
-        }
-        self.history.append(
-            {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
-        )
-        self.epochs_run += 1
-
-    def on_test_epoch_end(self, trainer, pl_module) -> None:
-        measured = {stage: self.measure(stage) for stage in TEST_STAGES}
-        # The tested weights' validation figures are for metrics.json: the loggers' val/
-        # curves stay the epochs' own.
-        pl_module.log_dict(measured.pop("val"), sync_dist=True, logger=False)
-        pl_module.log_dict({k: v for m in measured.values() for k, v in m.items()}, sync_dist=True)
-
-    @staticmethod
-    def log_epoch(trainer: L.Trainer, pl_module: L.LightningModule, values: dict) -> None:
-        """`values` for callbacks and the progress bar, and for the loggers against the
-        optimiser step: Lightning's own x-axis counts its training steps, each a block of
-        batches on the fast path (src/blocks.py)."""
-        pl_module.log_dict(values, prog_bar=True, sync_dist=True, logger=False)
-        scalars = {k: float(v) for k, v in values.items()}
-        for logger in trainer.loggers:
-            logger.log_metrics({**scalars, "epoch": trainer.current_epoch}, trainer.global_step)
-
-    def measure(self, stage: str) -> dict[str, Tensor]:
-        """`<stage>/loss` and `<stage>/acc` over the stage's kept outputs, which are dropped."""
-        outputs = self.outputs.pop(stage, [])
-        if not outputs:
-            return {}
-        preds, targets, losses, sizes, *corrupted = zip(*outputs, strict=True)
-        losses = torch.cat(losses)
-        sizes = torch.tensor([n for step in sizes for n in step], device=losses.device)
-        preds, targets = torch.cat(preds), torch.cat(targets)
-        values = {
-            f"{stage}/loss": self.mean_of(losses, sizes),
-            f"{stage}/acc": self.accuracy_of(preds, targets),
-        }
-        if corrupted:  # only the training batches of a run with label noise carry them
-            wrong = torch.cat(corrupted[0])
-            values[f"{stage}/acc_clean"] = self.accuracy_of(preds[~wrong], targets[~wrong])
-            values[f"{stage}/acc_corrupted"] = self.accuracy_of(preds[wrong], targets[wrong])
-        return values
-
-    def accuracy_of(self, preds: Tensor, targets: Tensor) -> Tensor:
-        self.accuracy.reset()
-        self.accuracy.update(preds, targets)
-        return self.accuracy.compute()
-
-    def mean_of(self, values: Tensor, weights: Tensor) -> Tensor:
-        self.mean_loss.reset()
-        self.mean_loss.update(values, weight=weights)
-        return self.mean_loss.compute()
-
-    def check_finite(self, trainer: L.Trainer) -> None:
-        """Stops at the first non-finite training loss of the epoch so far, naming its
-        optimiser step (Lightning's global_step counts those, a batch each unless accumulating)."""
-        if not self.outputs["train"]:
-            return
-        losses = torch.cat([kept[2] for kept in self.outputs["train"]])
-        if not losses.isfinite().all():
-            first = int((~losses.isfinite()).nonzero()[0])
-            step = self.epoch_start_step + first // trainer.accumulate_grad_batches
-            lr = trainer.lightning_module.config.lr
-            raise DivergedError(
-                f"training diverged at epoch {trainer.current_epoch}, step {step}: loss is "
-                f"{losses[first].item()}; try a smaller learning rate (model.lr={lr:g} now)"
-            )
-
-    def state_dict(self) -> dict:
-        return {"history": self.history, "best_val_acc": self.best_val_acc}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.history = state_dict["history"]
-        self.best_val_acc = state_dict["best_val_acc"]
+def figures(callback_metrics: dict[str, Tensor]) -> dict[str, float]:
+    """Lightning's callback metrics as metrics.json keeps them (`val/acc` as `val_acc`),
+    without the x-axis."""
+    return {k.replace("/", "_"): float(v) for k, v in callback_metrics.items() if k not in X_AXIS}

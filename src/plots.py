@@ -53,7 +53,7 @@ def train_val_legend(ax: Axes, loc: str) -> None:
     ax.legend(handles=handles, loc=loc, fontsize=8)
 
 
-def over_seeds(jobs: pd.DataFrame, x: str, column: str) -> pd.DataFrame:
+def seed_stats(jobs: pd.DataFrame, x: str, column: str) -> pd.DataFrame:
     """`column`'s mean over the jobs at each value of `x` (the seeds of a setting), and the
     half-width of its 95% interval (NaN with one seed)."""
     groups = jobs.groupby(x)[column]
@@ -64,7 +64,7 @@ def over_seeds(jobs: pd.DataFrame, x: str, column: str) -> pd.DataFrame:
 
 def plot_band(ax: Axes, jobs: pd.DataFrame, x: str, column: str, scale: float = 1, **style):
     """`column`'s mean over seeds against `x` (scaled, e.g. to percent), with its 95% band."""
-    stats = over_seeds(jobs, x, column) * scale
+    stats = seed_stats(jobs, x, column) * scale
     ax.plot(stats.index, stats["mean"], **style)
     if stats["ci95"].notna().any():
         low, high = stats["mean"] - stats["ci95"], stats["mean"] + stats["ci95"]

@@ -23,7 +23,7 @@ class ProgressBar(TQDMProgressBar):
 
     @property
     def total_train_batches(self) -> int | float:
-        """Batches, also where a Lightning step trains on several (src/blocks.py)."""
+        """Batches, also where a Lightning step trains on several (src/fast_path.py)."""
         loader = self.trainer.train_dataloader
         return getattr(loader, "steps", super().total_train_batches)
 
@@ -32,7 +32,7 @@ class ProgressBar(TQDMProgressBar):
         self.batches = 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.batches += len(outputs["sizes"])
+        self.batches += len(outputs["losses"])  # one a batch the step trained
         bar, now = self.train_progress_bar, time.monotonic()
         due = self.batches % self.refresh_rate == 0 and now - self.drawn >= self.min_seconds
         if self.is_enabled and not bar.disable and (due or self.batches == bar.total):

@@ -107,7 +107,7 @@ OVER_SEEDS = {
 }
 
 
-def over_seeds(settings: pd.DataFrame, swept: list[str]) -> list[str]:
+def seeds_section(settings: pd.DataFrame, swept: list[str]) -> list[str]:
     """A table of each setting's seeds and results as mean ± 95% half-width, and for a
     width sweep with one hidden layer the study's double-descent criteria."""
     columns = ["model", *[c for c in swept if c not in ("seed", "model.hidden")]]
@@ -266,7 +266,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         lines += cure_summary(ok)
     settings = by_setting(table)
     if len(settings) and settings["seeds"].max() > 1:
-        lines += over_seeds(settings, swept)
+        lines += seeds_section(settings, swept)
     if cured or (len(settings) and settings["seeds"].max() > 1):
         lines += ["", "## Every job", ""]
     lines.append(shown.to_markdown(index=False, disable_numparse=True))

@@ -6,14 +6,14 @@ task that is requeued (or preempted) starts its job again, which resumes the sam
 the basic sweeper's grid is continued: Optuna numbers a resumed study's trials anew.
 """
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -22,8 +22,6 @@ from src.checkpoint import CheckpointError, read_checkpoint
 from src.schema import ConfigError
 
 log = logging.getLogger(__name__)
-
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 @dataclass(frozen=True)
@@ -62,9 +60,15 @@ def previous_attempt(job_dir: Path) -> Attempt:
     return Attempt(checkpoint=last, epoch=epoch)
 
 
+def is_grid(hydra: DictConfig) -> bool:
+    """Whether a Hydra app (its `hydra` node) runs the basic sweeper's grid, which a rerun in
+    its folder continues."""
+    return hydra.runtime.choices.get("hydra/sweeper") == "basic"
+
+
 def continues_sweeps() -> bool:
     """Whether this Hydra app runs a grid that a rerun in its folder continues."""
-    return HydraConfig.get().sweeper.get("_target_") == BASIC_SWEEPER
+    return is_grid(HydraConfig.get())
 
 
 def continue_job(cfg: DictConfig) -> Attempt:
@@ -83,17 +87,29 @@ def continue_job(cfg: DictConfig) -> Attempt:
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:
-    """The overrides of each job of the basic sweeper's grid, in its job order."""
+    """The overrides of each job of the basic sweeper's grid, in its job order: the product of
+    the sweeper's params and then the command line's, a key given twice at its first place
+    with its last value."""
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
     arguments = OmegaConf.to_container(config.hydra.overrides.task)
-    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
-    overrides = parser.parse_overrides([*params, *arguments])
-    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    choices: dict[str, list[str]] = {}
+    for override in OverridesParser.create().parse_overrides([*params, *arguments]):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            choices[key] = [f"{key}={override.get_value_element_as_str()}"]
+    return [list(job) for job in itertools.product(*choices.values())]
 
 
 def job_config(config: DictConfig, num: int, overrides: list[str]) -> DictConfig:
     """Job `num`'s config as the launcher composes it, its hydra.job.num set."""
-    job = GlobalHydra.instance().config_loader().load_sweep_config(config, overrides)
+    hydra_overrides = OmegaConf.to_container(config.hydra.overrides.hydra)
+    job = compose(
+        config.hydra.job.config_name,
+        overrides=[*hydra_overrides, *overrides],
+        return_hydra_config=True,
+    )
     with open_dict(job):
         job.hydra.job.num = num
     return job

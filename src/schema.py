@@ -7,7 +7,6 @@ range with one line that names the key. No torch here: the report reads it too.
 
 from dataclasses import dataclass, fields
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -16,37 +15,6 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's official training split
 PIXELS = 28 * 28
 CLASSES = 10
-
-# conf/model/mlp.yaml builds `hidden` as [width] * depth.
-OmegaConf.register_new_resolver("repeat", lambda value, times: [value] * times, replace=True)
-# Sweep job folders 00, 01, ...: they sort as numbers do, in folders and in TensorBoard.
-OmegaConf.register_new_resolver("zpad", lambda n: f"{int(n):02d}", replace=True)
-
-
-# Overrides that say how a run is watched, not what it trained: no part of its name or settings.
-UNNAMED = ("callbacks", "logger")
-
-
-def run_label(overrides: str) -> str:
-    """A run's name in the trackers, its TensorBoard folder: the overrides that say what it
-    trained."""
-    kept = [o for o in overrides.split(" ") if not o.lstrip("+~").startswith(UNNAMED)]
-    label = " ".join(kept).replace("/", "|") or "defaults"
-    return label if len(label) <= 120 else label[:119] + "…"
-
-
-OmegaConf.register_new_resolver("run_label", run_label, replace=True)
-# hydra/launcher=slurm asks for GPUs only when the trainer names them: accelerator auto may
-# find none on the node, and a CPU-only cluster rejects a job that asks for any.
-OmegaConf.register_new_resolver(
-    "slurm_gpus",
-    lambda accelerator, devices: devices if str(accelerator).lower() in ("gpu", "cuda") else 0,
-    replace=True,
-)
-# A resumed run writes into the run folder its checkpoint came from: <run>/checkpoints/x.ckpt.
-OmegaConf.register_new_resolver(
-    "run_dir", lambda ckpt, fresh: str(Path(ckpt).parent.parent) if ckpt else fresh, replace=True
-)
 
 
 class ConfigError(ValueError):

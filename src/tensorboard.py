@@ -1,11 +1,13 @@
 """TensorBoard's HPARAMS tab: a run's changed settings beside metrics it already logged.
 
-Written by hand rather than with `log_hyperparams`, which logs every metric a second time as
-a one-point scalar and leaves TensorBoard to show the first five settings by name. Here each
-setting is flagged as one that differs between runs, so the table opens on them, and each
-metric column reads the last value of a tag the run logged anyway (val/acc, test/acc, ...).
-(tensorboard's own `hparams.summary` helpers import TensorFlow; torch's `hparams()` cannot
-flag a setting as differing.)
+Written by hand rather than with Lightning's `log_hyperparams(params, metrics)`, which logs
+every metric a second time as a one-point scalar and leaves TensorBoard to show the first
+five settings by name. Here each setting is flagged as one that differs between runs, so the
+table opens on them, and each metric column reads the last value of a tag the run logged
+anyway (val/acc, test/acc, ...). (tensorboard's own `hparams.summary` helpers import
+TensorFlow; torch's `hparams()` cannot flag a setting as differing.) The three summaries go
+into an event file of their own in the run's folder, through torch's public `FileWriter`:
+TensorBoard reads every event file of a folder as one run.
 """
 
 import time
@@ -13,6 +15,7 @@ import time
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from torch.utils.tensorboard import FileWriter
 
 METRICS = ("val/acc", "val/best_acc", "test/acc", "train_set/acc")
 
@@ -31,7 +34,6 @@ def log_hparams(
     """One HPARAMS row: `settings` (strings shown as typed, numbers as numbers) and `metrics`.
 
     TensorBoard shows five settings and five metrics without a click: pass what was swept.
-    Finalize the logger after it: its writer thread would otherwise drop them at exit.
     """
     start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
     infos = []
@@ -46,7 +48,7 @@ def log_hparams(
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t)) for t in metrics],
     )
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
-    writer = logger.experiment._get_file_writer()
+    writer = FileWriter(logger.experiment.get_logdir(), filename_suffix=".hparams")
     for tag, data in (
         (metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
         (
@@ -56,3 +58,4 @@ def log_hparams(
         (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
     ):
         writer.add_summary(_summary(tag, data))
+    writer.close()

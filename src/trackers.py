@@ -1,7 +1,7 @@
 """What every experiment tracker of a run gets, whichever Lightning logger class it is.
 
 TensorBoard, CSV, MLflow and Weights & Biases each get the run's metrics once per epoch (from
-`EpochMetrics`) and the final ones (from testing); here each also gets the settings the run
+the LightningModule) and the final ones (from testing); here each also gets the settings the run
 changed (for a sweep's job, those its sweep varied) and the parameter count, the pictures, and
 for MLflow the run's files as artifacts. The optional packages are checked before any run
 folder exists, and MLflow's local store is made once per sweep, before its jobs race for it.
@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
@@ -27,6 +30,18 @@ EXTRA = "pip install '.[trackers]'"
 SINGLE_RUNS = "runs"  # the MLflow experiment (W&B group) of runs outside a sweep
 # MLflow's UI opens such an experiment on its runs table rather than on GenAI traces.
 TRAINING_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+# Overrides that say how a run is watched, not what it trained: no part of its name or settings.
+UNNAMED = ("callbacks", "logger")
+
+
+def run_label(overrides: str) -> str:
+    """A run's name in the trackers, its TensorBoard folder: the overrides that say what it
+    trained."""
+    kept = [o for o in overrides.split(" ") if not o.lstrip("+~").startswith(UNNAMED)]
+    label = " ".join(kept).replace("/", "|") or "defaults"
+    return label if len(label) <= 120 else label[:119] + "…"
 
 
 def tracker_group(mode: Any, sweep_dir: str) -> str:
@@ -58,11 +73,6 @@ def sqlite_file(tracking_uri: str | None) -> Path | None:
     prefix = "sqlite:///"
     uri = str(tracking_uri or "")
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
-
-
-OmegaConf.register_new_resolver("tracker_group", tracker_group, replace=True)
-OmegaConf.register_new_resolver("wandb_offline", wandb_offline, replace=True)
-OmegaConf.register_new_resolver("mlflow_artifacts", mlflow_artifacts, replace=True)
 
 
 def require_packages(loggers: dict[str, Any]) -> None:
@@ -126,3 +136,28 @@ def log_results(
         logger.finalize("success")
         if isinstance(logger, WandbLogger):
             logger.experiment.finish()  # writes the offline run's summary before os._exit
+
+
+def changed_settings() -> dict[str, str]:
+    """What this run was told on the command line, as typed ({"model.lr": "0.001"}); for a
+    sweep's job only the settings its sweep varies. Empty outside a Hydra app."""
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    given = dict(o.lstrip("+~").split("=", 1) for o in hydra.overrides.task if "=" in o)
+    # Run names leave out what says where things are or how to run: so do the HPARAMS.
+    plumbing = set(hydra.job.config.override_dirname.exclude_keys)
+    given = {
+        k: v
+        for k, v in given.items()
+        if k not in plumbing and not k.startswith(UNNAMED) and "/" not in v
+    }
+    if hydra.mode != RunMode.MULTIRUN:
+        return given
+    swept = set(hydra.sweeper.get("params") or {})
+    sweep_file = Path(hydra.sweep.dir) / "multirun.yaml"
+    if sweep_file.is_file():
+        command = OmegaConf.load(sweep_file).hydra.overrides.task
+        parsed = OverridesParser.create().parse_overrides(list(command))
+        swept |= {o.key_or_group for o in parsed if o.is_sweep_override()}
+    return {k: v for k, v in given.items() if k in swept}

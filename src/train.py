@@ -16,22 +16,26 @@ from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
+from src import resolvers
 from src.atomic import AtomicCheckpointIO, write_text_whole
-from src.blocks import BlockClassifier, BlockDataModule, block_steps
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
 from src.console import exit_with, quiet
+from src.cuda_graphs import GraphedClassifier
 from src.data import DataError, MNISTDataModule
+from src.divergence import DivergedError, DivergenceCheck
+from src.fast_path import BlockClassifier, BlockDataModule, block_steps
 from src.folder_lock import FolderInUse, holding
-from src.graphs import GraphedClassifier
-from src.lifecycle import changed_settings, first_line, gate
-from src.metrics import DivergedError, EpochMetrics
+from src.gate import first_line, gate
+from src.history import History
+from src.metrics import figures
 from src.resume import continue_job, continues_sweeps
 from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
 from src.tensorboard import METRICS
-from src.trackers import log_results, prepare_stores
+from src.trackers import changed_settings, log_results, prepare_stores
 
 log = logging.getLogger(__name__)
+resolvers.register()  # here, not in main(): a sweep's workers import this module too
 
 KNOWN_ERRORS = (CheckpointError, ConfigError, DataError, DivergedError)
 
@@ -51,7 +55,7 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
         datamodule = MNISTDataModule(config.data, seed=config.seed)
         model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
-    callbacks = [EpochMetrics(), *(instantiate(c) for c in config.callbacks.values())]
+    callbacks = [History(), DivergenceCheck(), *(instantiate(c) for c in config.callbacks.values())]
     # Checkpoints written whole, unless the config chose its own plugins (Lightning's meaning).
     plugins = {} if "plugins" in config.trainer else {"plugins": [AtomicCheckpointIO()]}
     trainer = L.Trainer(**config.trainer, **plugins, logger=loggers, callbacks=callbacks)
@@ -62,7 +66,7 @@ def train(config: TrainConfig) -> float | None:
     """Fit, test, write metrics.json; return the monitored metric for Hydra's sweepers."""
     prepare_stores(config.logger)
     datamodule, model, trainer = build(config)
-    epoch_metrics = next(c for c in trainer.callbacks if isinstance(c, EpochMetrics))
+    history = next(c for c in trainer.callbacks if isinstance(c, History))
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=config.ckpt_path)
     fit_seconds = time.perf_counter() - started
@@ -70,13 +74,11 @@ def train(config: TrainConfig) -> float | None:
     weights = tested_weights(config, trainer)
     trainer.test(model, datamodule=datamodule, ckpt_path=weights, verbose=False)
     results = {
-        **{
-            k.replace("/", "_"): float(v) for k, v in {**fitted, **trainer.callback_metrics}.items()
-        },
+        **figures({**fitted, **trainer.callback_metrics}),
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "fit_seconds": fit_seconds,
-        "seconds_per_epoch": fit_seconds / max(epoch_metrics.epochs_run, 1),
+        "seconds_per_epoch": fit_seconds / max(history.epochs_run, 1),
     }
     if trainer.is_global_zero:
         record = {
@@ -90,7 +92,7 @@ def train(config: TrainConfig) -> float | None:
             "train_images": len(datamodule.train.pixels),
             "tested_weights": weights or "last",
             **results,
-            "history": epoch_metrics.history,
+            "history": history.history,
         }
         metrics_file = Path(config.output_dir, "metrics.json")
         write_text_whole(metrics_file, json.dumps(record, indent=2) + "\n")
@@ -134,11 +136,6 @@ def known_message(e: Exception) -> str | None:
         return "out of GPU memory: try a smaller data.batch_size, or data.on_device=false"
     if isinstance(e, OSError) and e.strerror:
         return f"cannot write {e.filename or 'a file'}: {e.strerror}"
-    if isinstance(e, ValueError) and "Tried to step" in str(e):
-        return (
-            "the one-cycle schedule ran out of steps (a resumed run asked for more than it "
-            "planned): start a new run, or use model.scheduler=none for a run you mean to extend"
-        )
     return None
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from src.compose import compose_train
 from src.console import WARNINGS
-from src.lifecycle import compose_train, gate
+from src.gate import gate
 from src.schema import ModelConfig, TrainConfig, typed
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from src.augment import distort
+from src.compose import compose_train
 from src.data import MNISTDataModule, TensorBatches
-from src.lifecycle import compose_train
 from src.pixels import normalise
 from src.schema import AugmentConfig, ConfigError, typed
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from src.compose import compose_train
 from src.data import DataError, MNISTDataModule, TensorBatches, corrupt_labels
-from src.lifecycle import compose_train
 from src.pixels import normalise
 from src.schema import typed
 

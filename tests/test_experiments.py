@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from src.lifecycle import CONF, compose_train, gate
+from src.compose import CONF, compose_train
+from src.gate import gate
 from src.train import train
 from tests.conftest import make_tiny_mnist, tiny_config
 

@@ -8,8 +8,8 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from src.classifier import Classifier
+from src.compose import compose_train
 from src.data import MNISTDataModule
-from src.lifecycle import compose_train
 from src.pictures import TILE, augmented_figure, confusion_figure, mistakes_figure, weight_images
 from src.schema import typed
 from src.train import train

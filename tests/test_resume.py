@@ -15,8 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import read_write
 
+from src.compose import compose_train
 from src.results import load_sweep
+from src.resume import is_grid, sweep_jobs
 from tests.conftest import ROOT, make_tiny_mnist, one_error_line, run_module, stable
 from tests.faults import inject
 
@@ -218,3 +222,30 @@ def test_an_unreadable_last_checkpoint_is_one_line_and_its_job_restarts_from_scr
     assert problem in result.stdout
     assert "resuming from epoch" not in result.stdout
     assert results(sweep_dir) == expected
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["experiment=regularization", "seed=0,1"],
+        ["model=mlp", "model.width=16,32", "seed=0,1,2", "model.width=8,64"],
+    ],
+)
+def test_the_grid_a_rerun_continues_is_the_one_hydras_basic_sweeper_runs(command):
+    """src/resume.py builds the grid through Hydra's public override parser; Hydra's own
+    sweeper (internal, so only this test imports it) is the oracle of its jobs and order."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    cfg = compose_train(command[0], "output_dir=.", with_hydra=True)
+    with read_write(cfg.hydra):
+        cfg.hydra.overrides.task = command  # as a multirun's command line leaves it
+    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create().parse_overrides([*params, *command])
+    hydra_jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    assert sweep_jobs(cfg) == hydra_jobs and len(hydra_jobs) > 2
+
+
+def test_only_the_basic_sweepers_grid_is_continued():
+    assert is_grid(compose_train("output_dir=.", with_hydra=True).hydra)
+    optuna = compose_train("hparams_search=optuna", "output_dir=.", with_hydra=True)
+    assert not is_grid(optuna.hydra)

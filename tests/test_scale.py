@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.lifecycle import compose_train
+from src.compose import compose_train
 from tests.conftest import run_module
 
 SMALL = ["model=linear", "trainer.max_epochs=1"]

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from src.lifecycle import CONF, compose_train, gate
+from src.compose import CONF, compose_train
+from src.gate import gate
 from src.schema import Activation, ConfigError, ModelConfig, plain, typed
 from tests.conftest import one_error_line, run_module
 

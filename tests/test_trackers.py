@@ -74,8 +74,8 @@ def test_a_csv_run_writes_a_row_per_epoch_and_the_changed_settings(tiny_data, tm
     overrides = ["model=mlp2", "model.hidden=[32]", "data.batch_size=16", "trainer.max_epochs=3"]
     train(tiny_config(tiny_data, tmp_path, *overrides, "logger=csv"))
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
-    val = [int(r["epoch"]) for r in rows if r["val/acc"]]
-    train_rows = [int(r["epoch"]) for r in rows if r["train/acc"]]
+    val = [int(float(r["epoch"])) for r in rows if r["val/acc"]]
+    train_rows = [int(float(r["epoch"])) for r in rows if r["train/acc"]]
     assert val == train_rows == [0, 1, 2]
     assert [float(r["test/acc"]) for r in rows if r["test/acc"]] == [
         json.loads((tmp_path / "metrics.json").read_text())["test_acc"]
@@ -193,6 +193,6 @@ def test_a_sweep_with_many_loggers_writes_each_job_to_every_tracker(tmp_path, mn
         label = f"data.train_size=2000 model={model} trainer.max_epochs=2"
         assert hparams_of(tensorboard_summaries(sweep / job / label)) == {"model": model}
         rows = list(csv.DictReader((sweep / job / "metrics.csv").open()))
-        assert [int(r["epoch"]) for r in rows if r["val/acc"]] == [0, 1]
+        assert [int(float(r["epoch"])) for r in rows if r["val/acc"]] == [0, 1]
         assert "model: " + model in (sweep / job / "hparams.yaml").read_text()
     assert list(mlflow_runs(store, str(sweep))["params.model"]) == ["linear", "mlp2"]

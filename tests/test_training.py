@@ -6,10 +6,10 @@ import lightning as L
 import pytest
 import torch
 
-from src.blocks import block_steps
 from src.checkpoint import CheckpointError
-from src.graphs import GraphedClassifier
-from src.metrics import DivergedError
+from src.cuda_graphs import GraphedClassifier
+from src.divergence import DivergedError
+from src.fast_path import block_steps
 from src.schema import ConfigError
 from src.train import build, train
 from tests.conftest import stable, tiny_config
@@ -93,6 +93,15 @@ def test_a_one_cycle_run_is_not_stretched_to_more_epochs(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="one-cycle schedule of 14 steps, which cannot stretch"):
         tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=4", f"ckpt_path={last}")
     tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=2", f"ckpt_path={last}")
+
+
+def test_a_resumed_run_that_outgrows_its_one_cycle_schedule_stops_saying_why(tiny_data, tmp_path):
+    """With limit_train_batches the gate cannot count the steps ahead: the schedule says it."""
+    limited = ["trainer.limit_train_batches=3"]
+    run(tiny_data, tmp_path, *limited, "trainer.max_epochs=2")
+    last = f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"
+    with pytest.raises(ConfigError, match="the one-cycle schedule ran out of steps"):
+        train(tiny_config(tiny_data, tmp_path, *SMALL, *limited, "trainer.max_epochs=3", last))
 
 
 def test_resuming_needs_the_last_checkpoint_of_the_same_model(tiny_data, tmp_path):

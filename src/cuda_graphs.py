@@ -50,20 +50,20 @@ class GraphedClassifier(Classifier):
 
     def forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Zero the gradient buffers, then forward, loss, backward into them: capturable."""
-        grads = []
         for p in self.net.parameters():
             if p.grad is None:  # allocated once, before capture: the graphs write into them
                 p.grad = torch.zeros_like(p)
-            grads.append(p.grad)
-        torch._foreach_zero_(grads)
+        self.net.zero_grad(set_to_none=False)
         logits = self(x)
         loss = self.loss(logits, y)
         loss.backward()
         return loss.detach(), logits.detach().argmax(dim=1)
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
-        x, y = batch[0], batch[1]
-        return self.outputs(*self.gradients_of(x, y), y, *batch[2:])
+        loss, preds = self.gradients_of(batch[0], batch[1])
+        losses = loss.reshape(1)
+        self.measure(self.train_metrics, losses, preds, *batch[1:], prog_bar=True)
+        return {"loss": loss, "losses": losses}
 
     def backward(self, *args, **kwargs) -> None:
         """Nothing left to do: the replay wrote the gradients."""

@@ -68,9 +68,9 @@ def block_steps(config: TrainConfig) -> int:
     trained = read_checkpoint(config.ckpt_path).get("block_steps", 1)
     if trained > 1 and wanted == 1:
         raise ConfigError(
-            f"{config.ckpt_path} was trained {trained} batches a Lightning step (src/blocks.py), "
-            "and what this config adds counts batches: resume with the settings it was "
-            "trained with, or start a new run"
+            f"{config.ckpt_path} was trained {trained} batches a Lightning step "
+            "(src/fast_path.py), and what this config adds counts batches: resume with the "
+            "settings it was trained with, or start a new run"
         )
     return trained
 
@@ -123,17 +123,44 @@ class BlockClassifier(Classifier):
 
     def training_step(self, block: Iterator[tuple[Tensor, ...]], block_idx: int) -> dict:
         optimizer, schedule = self.optimizers(), self.lr_schedulers()
-        steps = []
+        losses, sizes, preds, labels = [], [], [], []
         for batch in block:
-            step = self.step(batch)
+            loss, batch_preds = self.step(batch)
             optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(step.pop("loss"))
+            self.manual_backward(loss)
             optimizer.step()
             if schedule is not None:
-                schedule.step()
-            steps.append(step)
-        kept = {key: torch.cat([s[key] for s in steps]) for key in steps[0] if key != "sizes"}
-        return {**kept, "sizes": [n for s in steps for n in s["sizes"]]}
+                self.lr_scheduler_step(schedule)
+            losses.append(loss.detach())
+            sizes.append(len(batch[1]))
+            preds.append(batch_preds)
+            labels.append(batch[1:])
+        losses = torch.stack(losses)
+        targets = [torch.cat(column) for column in zip(*labels, strict=True)]
+        self.measure(
+            self.train_metrics,
+            losses,
+            torch.cat(preds),
+            *targets,
+            sizes=torch.tensor(sizes, dtype=losses.dtype, device=losses.device),
+            prog_bar=True,
+        )
+        return {"losses": losses}
 
-    def planned_steps(self) -> int:
+    # Lightning draws the loggers' figures against its count of training steps, here blocks:
+    # this logs the optimiser step its own loop would use, as the x-axis (and then the epoch).
+    def on_train_epoch_end(self) -> None:
+        self.log_x_axis(self.global_step - 1)  # the epoch's last batch, as Lightning counts
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self.log_x_axis(self.global_step - 1)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_x_axis(self.global_step)  # Lightning's count once training is over
+
+    def log_x_axis(self, step: int) -> None:
+        self.log_dict({"step": float(step), "epoch": float(self.current_epoch)})
+
+    def one_cycle_steps(self) -> int:
         return self.trainer.max_epochs * self.trainer.datamodule.train_dataloader().steps
