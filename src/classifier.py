@@ -52,45 +52,49 @@ class Classifier(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         loss, preds = self.step(batch)
         losses = loss.detach().reshape(1)
-        self.measure(self.train_metrics, losses, preds, *batch[1:], prog_bar=True)
+        self.measure(self.train_metrics, losses, preds, *batch[1:])
         return {"loss": loss, "losses": losses}
 
     def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         loss, preds = self.step(batch)
-        self.measure(self.val_metrics, loss.reshape(1), preds, *batch[1:], prog_bar=True)
+        self.measure(self.val_metrics, loss.reshape(1), preds, *batch[1:])
 
     def test_step(self, batch: tuple[Tensor, ...], batch_idx: int, dataloader_idx: int = 0) -> None:
         loss, preds = self.step(batch)
-        metrics = self.test_metrics[dataloader_idx]
-        # The tested weights' validation figures are for metrics.json: the loggers' val/
-        # curves stay the epochs' own.
-        self.measure(metrics, loss.reshape(1), preds, *batch[1:], logger=metrics.stage != "val")
+        self.measure(self.test_metrics[dataloader_idx], loss.reshape(1), preds, *batch[1:])
 
+    @staticmethod
     def measure(
-        self,
         metrics: StageMetrics,
         losses: Tensor,
         preds: Tensor,
         targets: Tensor,
         *corrupted: Tensor,
         sizes: Tensor | None = None,
-        **log_options,
     ) -> None:
-        """Updates a stage's metrics with a step's batches (their losses and sizes, one each a
-        batch, their predictions, targets and which labels are wrong) and logs them for the
-        epoch. `sizes` defaults to one batch of all the targets."""
+        """Updates a stage's metrics with a step's batches: their losses and sizes (one each a
+        batch; `sizes` defaults to one batch of all the targets), their predictions, targets
+        and which labels are wrong."""
         if sizes is None:
             sizes = torch.full_like(losses, len(targets))
         metrics.update(losses, sizes, preds, targets, *corrupted)
-        self.log_dict(
-            metrics.logged(), on_step=False, on_epoch=True, add_dataloader_idx=False, **log_options
-        )
+
+    # Each stage's metrics are logged once, at its epoch's end, and Lightning computes and
+    # resets them: self.log costs a linear model's whole step, so not once a step.
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(self.train_metrics.logged(), prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:
-            return
-        self.val_best_acc.update(self.val_metrics.acc.compute())
-        self.log("val/best_acc", self.val_best_acc.compute(), prog_bar=True, sync_dist=True)
+        self.log_dict(self.val_metrics.logged(), prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_best_acc.update(self.val_metrics.acc.compute())
+            self.log("val/best_acc", self.val_best_acc.compute(), prog_bar=True, sync_dist=True)
+
+    def on_test_epoch_end(self) -> None:
+        for metrics in self.test_metrics:
+            # The tested weights' validation figures are for metrics.json: the loggers' val/
+            # curves stay the epochs' own.
+            self.log_dict(metrics.logged(), logger=metrics.stage != "val")
 
     def lr_scheduler_step(self, scheduler: LRScheduler, metric: object = None) -> None:
         # OneCycleLR's own refusal is a bare ValueError: say what ran out and what to do.

@@ -62,7 +62,7 @@ class GraphedClassifier(Classifier):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         loss, preds = self.gradients_of(batch[0], batch[1])
         losses = loss.reshape(1)
-        self.measure(self.train_metrics, losses, preds, *batch[1:], prog_bar=True)
+        self.measure(self.train_metrics, losses, preds, *batch[1:])
         return {"loss": loss, "losses": losses}
 
     def backward(self, *args, **kwargs) -> None:

@@ -143,13 +143,13 @@ class BlockClassifier(Classifier):
             torch.cat(preds),
             *targets,
             sizes=torch.tensor(sizes, dtype=losses.dtype, device=losses.device),
-            prog_bar=True,
         )
         return {"losses": losses}
 
     # Lightning draws the loggers' figures against its count of training steps, here blocks:
     # this logs the optimiser step its own loop would use, as the x-axis (and then the epoch).
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log_x_axis(self.global_step - 1)  # the epoch's last batch, as Lightning counts
 
     def on_validation_epoch_end(self) -> None:
@@ -157,6 +157,7 @@ class BlockClassifier(Classifier):
         self.log_x_axis(self.global_step - 1)
 
     def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
         self.log_x_axis(self.global_step)  # Lightning's count once training is over
 
     def log_x_axis(self, step: int) -> None:

@@ -19,14 +19,14 @@ class History(L.Callback):
             self.validated_epoch = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Callbacks run before the module's on_train_epoch_end, which logs the train figures:
+        # they are read from its metrics, the validation's from what was logged.
         validated = self.validated_epoch == trainer.current_epoch
-        shown = {
-            k: v
-            for k, v in trainer.callback_metrics.items()
-            if validated or not k.startswith("val/")
-        }
-        entry = {"epoch": trainer.current_epoch, "step": trainer.global_step, **figures(shown)}
-        self.history.append(entry)
+        logged = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
+        shown = {k: v for k, v in logged.items() if validated or not k.startswith("val/")}
+        train = pl_module.train_metrics.compute()
+        entry = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        self.history.append({**entry, **figures({**shown, **train})})
         self.epochs_run += 1
 
     def state_dict(self) -> dict:

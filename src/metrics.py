@@ -50,8 +50,8 @@ def accuracy() -> MulticlassAccuracy:
 
 class StageMetrics(torch.nn.Module):
     """A stage's `<stage>/loss` and `<stage>/acc`, and where its batches say which labels are
-    wrong, `<stage>/acc_clean` and `<stage>/acc_corrupted`; Lightning computes them at the
-    epoch's end (synced over DDP ranks) and resets them."""
+    wrong, `<stage>/acc_clean` and `<stage>/acc_corrupted`; logged at the epoch's end,
+    Lightning computes them (synced over DDP ranks) and resets them."""
 
     def __init__(self, stage: str) -> None:
         super().__init__()
@@ -79,6 +79,10 @@ class StageMetrics(torch.nn.Module):
         if self.acc_clean.update_called:
             metrics |= {"acc_clean": self.acc_clean, "acc_corrupted": self.acc_corrupted}
         return {f"{self.stage}/{name}": metric for name, metric in metrics.items()}
+
+    def compute(self) -> dict[str, Tensor]:
+        """The epoch's figures so far, by their logged names."""
+        return {name: metric.compute() for name, metric in self.logged().items()}
 
 
 def figures(callback_metrics: dict[str, Tensor]) -> dict[str, float]:
