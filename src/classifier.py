@@ -81,20 +81,22 @@ class Classifier(L.LightningModule):
 
     # Each stage's metrics are logged once, at its epoch's end, and Lightning computes and
     # resets them: self.log costs a linear model's whole step, so not once a step.
+    # (logger=False where there is none: src.eval tests without one, and Lightning warns.)
     def on_train_epoch_end(self) -> None:
-        self.log_dict(self.train_metrics.logged(), prog_bar=True)
+        self.log_dict(self.train_metrics.logged(), prog_bar=True, logger=bool(self.loggers))
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.logged(), prog_bar=True)
+        self.log_dict(self.val_metrics.logged(), prog_bar=True, logger=bool(self.loggers))
         if not self.trainer.sanity_checking:
             self.val_best_acc.update(self.val_metrics.acc.compute())
-            self.log("val/best_acc", self.val_best_acc.compute(), prog_bar=True, sync_dist=True)
+            best = self.val_best_acc.compute()
+            self.log("val/best_acc", best, prog_bar=True, logger=bool(self.loggers), sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         for metrics in self.test_metrics:
             # The tested weights' validation figures are for metrics.json: the loggers' val/
             # curves stay the epochs' own.
-            self.log_dict(metrics.logged(), logger=metrics.stage != "val")
+            self.log_dict(metrics.logged(), logger=bool(self.loggers) and metrics.stage != "val")
 
     def lr_scheduler_step(self, scheduler: LRScheduler, metric: object = None) -> None:
         # OneCycleLR's own refusal is a bare ValueError: say what ran out and what to do.

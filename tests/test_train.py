@@ -74,6 +74,7 @@ def test_eval_reproduces_the_runs_accuracies(mlp3_run, mnist_dir, given):
     printed = dict(line.split(": ") for line in result.stdout.splitlines() if ": " in line)
     assert float(printed["test/acc"]) == pytest.approx(metrics["test_acc"], abs=1e-4)
     assert float(printed["val/acc"]) == pytest.approx(metrics["val_acc"], abs=1e-4)
+    assert "Warning" not in result.stderr and "You called" not in result.stderr
     if given == "run folder":
         assert result.stdout.startswith(f"testing {out / 'checkpoints' / 'best.ckpt'}")
 
