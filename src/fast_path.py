@@ -147,21 +147,23 @@ class BlockClassifier(Classifier):
         return {"losses": losses}
 
     # Lightning draws the loggers' figures against its count of training steps, here blocks:
-    # this logs the optimiser step its own loop would use, as the x-axis (and then the epoch).
+    # the optimiser step is logged as their x-axis (with the epoch, which Lightning then
+    # leaves out). It is global_step, which callbacks read as "step" too (ModelCheckpoint's
+    # file names), so they see what they would on Lightning's own loop.
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
-        self.log_x_axis(self.global_step - 1)  # the epoch's last batch, as Lightning counts
+        self.log_x_axis()
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        self.log_x_axis(self.global_step - 1)
+        self.log_x_axis()
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
-        self.log_x_axis(self.global_step)  # Lightning's count once training is over
+        self.log_x_axis()
 
-    def log_x_axis(self, step: int) -> None:
-        self.log_dict({"step": float(step), "epoch": float(self.current_epoch)})
+    def log_x_axis(self) -> None:
+        self.log_dict({"step": float(self.global_step), "epoch": float(self.current_epoch)})
 
     def one_cycle_steps(self) -> int:
         return self.trainer.max_epochs * self.trainer.datamodule.train_dataloader().steps

@@ -104,6 +104,20 @@ def test_a_resumed_run_that_outgrows_its_one_cycle_schedule_stops_saying_why(tin
         train(tiny_config(tiny_data, tmp_path, *SMALL, *limited, "trainer.max_epochs=3", last))
 
 
+def test_a_checkpoint_from_before_the_metrics_moved_into_the_model_is_not_resumed(
+    tiny_data, tmp_path
+):
+    run(tiny_data, tmp_path, "trainer.max_epochs=1")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    del ckpt["state_dict"]["val_best_acc.max_value"]  # MaxMetric's state: what it lacked
+    old = tmp_path / "old.ckpt"
+    torch.save(ckpt, old)
+    with pytest.raises(CheckpointError, match="written before the metrics moved into the model"):
+        tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=1", f"ckpt_path={old}")
+    tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=1", f"ckpt_path={last}")
+
+
 def test_resuming_needs_the_last_checkpoint_of_the_same_model(tiny_data, tmp_path):
     run(tiny_data, tmp_path, "trainer.max_epochs=1")
     checkpoints = tmp_path / "checkpoints"
@@ -199,6 +213,31 @@ def test_the_fast_path_trains_exactly_as_one_batch_a_step(tiny_data, tmp_path, r
         assert one["epochs"] < 6  # it stopped early
     assert stable(run(tiny_data, tmp_path / "three", "block_steps=3", *recipe)) == stable(one)
     assert stable(run(tiny_data, tmp_path / "all", "block_steps=100", *recipe)) == stable(one)
+
+
+def test_on_the_fast_path_a_checkpoint_callback_names_its_files_as_on_lightnings_loop(
+    tiny_data, tmp_path
+):
+    every_epoch = [
+        "+callbacks.every._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+        "+callbacks.every.save_top_k=-1",
+        "+callbacks.every.every_n_epochs=2",  # unlike last.ckpt's every epoch: its own state
+    ]
+    names = {}
+    for blocks in (1, 5):
+        folder = tmp_path / str(blocks)
+        config = tiny_config(
+            tiny_data,
+            folder,
+            *SMALL,
+            *every_epoch,
+            f"block_steps={blocks}",
+            f"+callbacks.every.dirpath={folder / 'every'}",
+        )
+        assert block_steps(config) == blocks
+        train(config)
+        names[blocks] = sorted(p.name for p in (folder / "every").iterdir())
+    assert names[5] == names[1] == ["epoch=1-step=14.ckpt", "epoch=3-step=28.ckpt"]
 
 
 @pytest.mark.parametrize(
