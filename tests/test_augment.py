@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from src.augment import distort
+from src.augment import affine_grid, distort
 from src.compose import compose_train
 from src.data import MNISTDataModule, TensorBatches
 from src.pixels import normalise
@@ -63,6 +64,21 @@ def test_no_distortion_leaves_the_image_as_it_was():
     none = AugmentConfig(rotation=0.0, scale=0.0, shift=0.0, elastic=0.0, elastic_spacing=4.0)
     x = square()
     assert torch.allclose(distort(x, none, torch.Generator().manual_seed(0)), x, atol=1e-6)
+
+
+def test_the_elementwise_affine_grid_equals_torchs():
+    g = torch.Generator().manual_seed(0)
+    angle, zoom, shift = (
+        torch.rand(64, generator=g),
+        1 + torch.rand(64, generator=g) / 10,
+        torch.rand(64, 2, generator=g),
+    )
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    expected = F.affine_grid(theta, [64, 1, 28, 28], align_corners=False)
+    assert torch.allclose(affine_grid(angle, zoom, shift), expected, atol=1e-6)
 
 
 def test_a_shift_moves_the_ink_by_at_most_its_pixels_and_keeps_the_background():
