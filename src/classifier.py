@@ -127,7 +127,10 @@ class Classifier(L.LightningModule):
             )
         else:
             cls = torch.optim.AdamW if config.optimizer is Optimizer.adamw else torch.optim.Adam
-            optimizer = cls(params, lr=self.lr, weight_decay=config.weight_decay, fused=True)
+            betas = (config.momentum, 0.999)  # beta1 is Adam's momentum; torch's default beta2
+            optimizer = cls(
+                params, lr=self.lr, betas=betas, weight_decay=config.weight_decay, fused=True
+            )
         if config.scheduler is Scheduler.none:
             return {"optimizer": optimizer}
         steps = self.one_cycle_steps()

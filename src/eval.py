@@ -16,6 +16,7 @@ from src.checkpoint import (
     read_checkpoint,
 )
 from src.classifier import Classifier
+from src.command_line import one_line_refusals
 from src.console import exit_now, exit_with, quiet
 from src.data import DataError, MNISTDataModule
 from src.metrics import X_AXIS
@@ -63,4 +64,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_refusals("eval"):
+        main()

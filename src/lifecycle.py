@@ -8,15 +8,17 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import ConfigCompositionException, OverrideParseException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.checkpoint import CheckpointError
+from src.command_line import refusal
 from src.console import exit_now, exit_with
 from src.data import DataError
 from src.folder_lock import FolderInUse, hold
 from src.gate import first_line, gate
-from src.resume import check_sweep_folder, is_grid
+from src.resume import check_sweep_folder, check_sweep_values, is_grid
 from src.schema import ConfigError
 from src.trackers import prepare_stores, require_packages
 
@@ -53,6 +55,11 @@ class TrainLifecycle(Callback):
             exit_now()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            if is_grid(config.hydra):
+                check_sweep_values(config)
+        except (ConfigCompositionException, OverrideParseException) as e:
+            exit_with(refusal(e, config.hydra.job.config_name))
         try:
             require_packages(config.logger)  # each job checks the rest of its config itself
             hold(Path(config.hydra.sweep.dir), "hydra.sweep.dir")  # before anything reads it

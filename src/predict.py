@@ -20,6 +20,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from src.checkpoint import CheckpointError, checkpoint_file, load_network
+from src.command_line import one_line_refusals
 from src.console import exit_now, exit_with
 from src.pixels import normalise
 from src.schema import CLASSES
@@ -283,4 +284,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_refusals("predict"):
+        main()

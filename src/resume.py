@@ -86,10 +86,9 @@ def continue_job(cfg: DictConfig) -> Attempt:
     return attempt
 
 
-def sweep_jobs(config: DictConfig) -> list[list[str]]:
-    """The overrides of each job of the basic sweeper's grid, in its job order: the product of
-    the sweeper's params and then the command line's, a key given twice at its first place
-    with its last value."""
+def sweep_choices(config: DictConfig) -> dict[str, list[str]]:
+    """Each key of the basic sweeper's grid and its overrides: the sweeper's params and then
+    the command line's, a key given twice at its first place with its last value."""
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
     arguments = OmegaConf.to_container(config.hydra.overrides.task)
     choices: dict[str, list[str]] = {}
@@ -99,7 +98,20 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
             choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
         else:
             choices[key] = [f"{key}={override.get_value_element_as_str()}"]
-    return [list(job) for job in itertools.product(*choices.values())]
+    return choices
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """The overrides of each job of the basic sweeper's grid, in its job order."""
+    return [list(job) for job in itertools.product(*sweep_choices(config).values())]
+
+
+def check_sweep_values(config: DictConfig) -> None:
+    """Compose a few jobs that give every swept value once (the i-th of each key, its last
+    past its end), so an unknown option or key is refused before the sweep makes a folder."""
+    choices = list(sweep_choices(config).values())
+    for i in range(max(map(len, choices), default=0)):
+        job_config(config, i, [values[min(i, len(values) - 1)] for values in choices])
 
 
 def job_config(config: DictConfig, num: int, overrides: list[str]) -> DictConfig:

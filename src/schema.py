@@ -5,6 +5,7 @@ a composed config into a `TrainConfig`, refusing wrong types, unknown keys and v
 range with one line that names the key. No torch here: the report reads it too.
 """
 
+import difflib
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
@@ -138,7 +139,7 @@ class ModelConfig:
     optimizer: Optimizer = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
-    momentum: float = MISSING  # sgd only
+    momentum: float = MISSING  # SGD's momentum; Adam's and AdamW's beta1
     scheduler: Scheduler = MISSING
     dropout: float = MISSING  # probability of zeroing each hidden unit while training
 
@@ -157,6 +158,18 @@ class ModelConfig:
             all(h > 0 for h in self.hidden),
             f"model.hidden={list(self.hidden)} must list positive layer widths",
         )
+        if (self.depth is None) != (self.width is None):  # a preset that sets hidden itself
+            key, value = ("depth", self.depth) if self.width is None else ("width", self.width)
+            raise ConfigError(
+                f"model.{key}={value} works with model=mlp only (model.depth layers of "
+                f"model.width units): write model=mlp model.{key}={value}, or model.hidden=[...]"
+            )
+        if not self.hidden:
+            _require(
+                self.activation is Activation.relu and self.dropout == 0,
+                f"model.activation={self.activation.value} model.dropout={self.dropout}: the "
+                "linear model (model.hidden=[]) has no hidden units to apply them to",
+            )
         if self.depth is not None and self.width is not None:
             _require(
                 list(self.hidden) == [self.width] * self.depth,
@@ -205,15 +218,23 @@ def typed(cfg: DictConfig) -> TrainConfig:
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), body))
     except ConfigKeyError as e:
-        section, _, _ = str(e.full_key).rpartition(".")
-        known = _known_keys(section)
-        raise ConfigError(
-            f"{e.full_key} is not a setting: {section or 'the config'} has {known}"
-        ) from None
+        section = str(e.full_key).rpartition(".")[0]
+        raise ConfigError(unknown_key(str(e.full_key), schema_keys(section))) from None
     except OmegaConfBaseException as e:
         raise ConfigError(f"{e.full_key}: {e.msg.splitlines()[0]}") from None
 
 
-def _known_keys(section: str) -> str:
-    schema = {"": TrainConfig, "data": DataConfig, "model": ModelConfig}.get(section, TrainConfig)
-    return ", ".join(f.name for f in fields(schema))
+def schema_keys(section: str) -> list[str]:
+    """The keys the schema declares in `section` ("", "data", "data.augment" or "model")."""
+    schemas = {"": TrainConfig, "data": DataConfig, "data.augment": AugmentConfig}
+    schema = {**schemas, "model": ModelConfig}.get(section)
+    return [f.name for f in fields(schema)] if schema else []
+
+
+def unknown_key(full_key: str, known: list[str]) -> str:
+    """One line for a key that is not a setting: the likely one meant, and those there are."""
+    section, _, name = full_key.rpartition(".")
+    prefix = f"{section}." if section else ""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return f"{full_key} is not a setting{hint}: {section or 'the config'} has {', '.join(known)}"

@@ -20,6 +20,7 @@ from src import resolvers
 from src.atomic import AtomicCheckpointIO, write_text_whole
 from src.checkpoint import CheckpointError
 from src.classifier import Classifier
+from src.command_line import one_line_refusals
 from src.console import exit_with, quiet
 from src.cuda_graphs import GraphedClassifier
 from src.data import DataError, MNISTDataModule
@@ -180,4 +181,5 @@ def run_job(cfg: DictConfig, sweep: bool) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_refusals("train"):
+        main()

@@ -176,15 +176,6 @@ def test_corrupt_data_files_are_one_line(tiny_data, tmp_path, damage):
     assert str(tiny_data / "MNIST" / "raw") in one_error_line(result)
 
 
-def test_an_unknown_preset_lists_the_presets_and_makes_no_folder(tmp_path):
-    result = run_module(
-        "src.train", "model=resnet", f"hydra.run.dir={tmp_path / 'run'}", check=False
-    )
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "Could not find 'model/resnet'" in result.stderr and "mlp3" in result.stderr
-    assert not (tmp_path / "run").exists()
-
-
 def sweep(tmp_path: Path, *overrides: str):
     return run_module(
         "src.train",

@@ -1,8 +1,13 @@
 """The training config: presets compose, and bad values are refused by name, in one line."""
 
+import re
+from dataclasses import fields
+from enum import Enum
+
 import pytest
 import torch
 
+from src.classifier import Classifier
 from src.compose import CONF, compose_train
 from src.gate import gate
 from src.schema import Activation, ConfigError, ModelConfig, plain, typed
@@ -64,7 +69,10 @@ BAD_CONFIGS = [
     (["model.optimizer=lbfgs"], "model.optimizer: Invalid value 'lbfgs'"),
     (["model.loss=hinge"], "model.loss: Invalid value 'hinge'"),
     (["model.lr=0"], "model.lr=0.0 must be > 0"),
-    (["+model.widht=3"], "model.widht is not a setting: model has hidden, depth, width"),
+    (
+        ["+model.widht=3"],
+        "model.widht is not a setting (did you mean model.width?): model has hidden, depth",
+    ),
     (["data.batch_size=0"], "data.batch_size=0 must be > 0"),
     (["data.train_size=56000"], "data.train_size=56000 must be between 1 and 55000"),
     (["data.val_size=60000"], "data.val_size=60000 must be between 1 and 59999"),
@@ -112,3 +120,67 @@ def test_a_refused_run_prints_one_line_and_makes_no_folder(tmp_path):
         "error: model.width: Value 'abc' of type 'str' could not be converted to Integer"
     )
     assert not run_dir.exists()
+
+
+MODEL_PRESETS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+
+
+def alternatives(key: str, value: object) -> list[str]:
+    """Other valid values of a model key, as a command line writes them."""
+    if isinstance(value, Enum):
+        return [m.value for m in type(value) if m is not value]
+    if key == "hidden":
+        return ["[37]"]
+    if key in ("depth", "width"):
+        return ["3" if value is None else str(value + 1)]
+    if isinstance(value, float):
+        return [str(value / 2 if value else 0.25)]
+    raise AssertionError(f"model.{key}: give this test an alternative value of it")
+
+
+def built(config: ModelConfig) -> tuple:
+    """What a model config builds: the network, its loss, optimiser and schedule."""
+    model = Classifier(config)
+    model.one_cycle_steps = lambda: 100  # no Trainer here to count them
+    optimization = model.configure_optimizers()
+    optimizer = optimization["optimizer"]
+    schedule = optimization.get("lr_scheduler", {}).get("scheduler")
+    logits, y = torch.linspace(-3, 3, 40).view(4, 10), torch.tensor([0, 3, 5, 9])
+    return (
+        str(model.net),
+        type(optimizer).__name__,
+        {k: v for k, v in optimizer.defaults.items() if k != "params"},
+        type(schedule).__name__,
+        model.loss(logits, y).item(),
+    )
+
+
+@pytest.mark.parametrize("preset", MODEL_PRESETS)
+def test_every_model_key_changes_what_is_built_or_is_refused(preset, tmp_path):
+    composed = compose_train(f"model={preset}", f"output_dir={tmp_path}")
+    default = typed(composed).model
+    before = built(default)
+    for field in fields(ModelConfig):
+        plus = "" if field.name in composed.model else "+"
+        for value in alternatives(field.name, getattr(default, field.name)):
+            override = f"{plus}model.{field.name}={value}"
+            try:
+                config = typed(compose_train(f"model={preset}", override, "output_dir=.")).model
+            except ConfigError as refused:
+                assert "\n" not in str(refused)
+                continue
+            assert built(config) != before, f"model={preset} {override} was accepted and ignored"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["+model.width=512"], "model.width=512 works with model=mlp only"),
+        (["model=linear", "+model.depth=3"], "write model=mlp model.depth=3, or model.hidden"),
+        (["model=linear", "model.activation=tanh"], "the linear model (model.hidden=[]) has no"),
+        (["model=mlp", "model.depth=0", "model.dropout=0.5"], "model.dropout=0.5: the linear"),
+    ],
+)
+def test_model_keys_that_would_build_nothing_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        typed(compose_train(*overrides, "output_dir=."))
