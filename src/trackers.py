@@ -22,7 +22,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from src.schema import ConfigError
-from src.tensorboard import log_hparams
+from src.tensorboard import log_hparams, trial_name
 
 # Logger classes whose package is in the optional extra, by the module they import.
 OPTIONAL = {"MLFlowLogger": "mlflow", "WandbLogger": "wandb"}
@@ -36,11 +36,11 @@ TRAINING_KIND = {"mlflow.experimentKind": "custom_model_development"}
 UNNAMED = ("callbacks", "logger")
 
 
-def run_label(overrides: str) -> str:
+def run_label(overrides: str, model: str) -> str:
     """A run's name in the trackers, its TensorBoard folder: the overrides that say what it
-    trained."""
+    trained, or with none, the model it trained with the defaults (`model=mlp3`)."""
     kept = [o for o in overrides.split(" ") if not o.lstrip("+~").startswith(UNNAMED)]
-    label = " ".join(kept).replace("/", "|") or "defaults"
+    label = " ".join(kept).replace("/", "|") or f"model={model}"
     return label if len(label) <= 120 else label[:119] + "…"
 
 
@@ -127,7 +127,7 @@ def log_results(
     for logger in loggers:
         logger.log_hyperparams(settings)  # no metrics: each was logged once, as it was measured
         if isinstance(logger, TensorBoardLogger):
-            log_hparams(logger, settings, metrics)
+            log_hparams(logger, settings, metrics, trial=trial_name(run_dir))
         if isinstance(logger, MLFlowLogger):
             client, run_id = logger.experiment, logger.run_id
             client.log_artifact(run_id, str(run_dir / "metrics.json"))

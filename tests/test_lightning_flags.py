@@ -120,7 +120,7 @@ def test_batch_counting_flags_take_the_optimiser_steps_and_validations_lightning
     overrides, steps, validations = STEP_COUNTS[flag]
     metrics = run(tiny_data, tmp_path, *overrides)
     assert metrics["steps"] == steps
-    assert len(scalars(tmp_path, "val/acc")) == validations
+    assert len(scalars(tmp_path, "acc/val")) == validations
 
 
 def test_overfit_batches_trains_on_the_same_first_batches_every_epoch(tiny_data, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from src.tensorboard import METRICS
+from src.tensorboard import METRICS, tensorboard_tag
 from tests.conftest import run_module
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def hparams_of(summaries: dict) -> dict:
     """The settings a run shows in TensorBoard's HPARAMS tab, after checking its metrics."""
     plugin = summaries["_hparams_/experiment"].metadata.plugin_data.content
     experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin).experiment
-    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    assert [m.name.tag for m in experiment.metric_infos] == [tensorboard_tag(m) for m in METRICS]
     assert all(info.differs for info in experiment.hparam_infos)
     plugin = summaries["_hparams_/session_start_info"].metadata.plugin_data.content
     start = plugin_data_pb2.HParamsPluginData.FromString(plugin).session_start_info
@@ -53,8 +53,8 @@ def test_mlp3_short_run_beats_threshold(mlp3_run):
     assert (out / "checkpoints" / "best.ckpt").is_file()
     assert (out / "checkpoints" / "last.ckpt").is_file()
     summaries = tensorboard_summaries(out / "model=mlp3 trainer.max_epochs=5")
-    assert {"train/acc", "val/acc", "val/best_acc", "test/acc", "train_set/acc"} <= set(summaries)
-    assert not {"test_acc", "val_loss", "hp_metric"} & set(summaries)  # each metric once
+    assert {"acc/train", "acc/val", "acc/val_best", "test/acc", "train_set/acc"} <= set(summaries)
+    assert not {"test_acc", "val/acc", "hp_metric"} & set(summaries)  # each metric once
     assert hparams_of(summaries) == {"model": "mlp3", "trainer.max_epochs": "5"}
 
 
