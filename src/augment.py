@@ -25,9 +25,11 @@ def affine_grid(angle: Tensor, zoom: Tensor, shift: Tensor) -> Tensor:
     return torch.stack([cos * u - sin * v + dx, sin * u + cos * v + dy], -1)
 
 
-def distort(x: Tensor, config: AugmentConfig, generator: torch.Generator) -> Tensor:
-    """Flattened images [N, 784] in [-1, 1], each moved by its own random draw from
-    `generator` (on x's device); the background stays -1."""
+def distort(
+    x: Tensor, config: AugmentConfig, generator: torch.Generator, background: float = -1.0
+) -> Tensor:
+    """Flattened images [N, 784] whose black pixels are `background` (-1 in [-1, 1]), each
+    moved by its own random draw from `generator` (on x's device); the background stays."""
     n, device = len(x), x.device
 
     def uniform(*shape: int) -> Tensor:  # in [-1, 1)
@@ -44,6 +46,7 @@ def distort(x: Tensor, config: AugmentConfig, generator: torch.Generator) -> Ten
         coarse = uniform(2, knots, knots) * (2 * config.elastic / SIDE)
         field = F.interpolate(coarse, size=(SIDE, SIDE), mode="bicubic", align_corners=True)
         grid = grid + field.permute(0, 2, 3, 1)
-    ink = x.view(n, 1, SIDE, SIDE) + 1  # 0 where the background is: what grid_sample pads with
+    # 0 where the background is: what grid_sample pads with
+    ink = x.view(n, 1, SIDE, SIDE) - background
     moved = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return moved.view(n, SIDE * SIDE) - 1
+    return moved.view(n, SIDE * SIDE) + background

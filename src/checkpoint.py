@@ -5,7 +5,8 @@ from pathlib import Path
 import torch
 
 from src.model import MLP
-from src.schema import DataConfig, ModelConfig
+from src.pixels import SYMMETRIC, PixelScale
+from src.schema import DataConfig, InputScale, ModelConfig
 
 
 class CheckpointError(RuntimeError):
@@ -53,7 +54,16 @@ def data_config(ckpt: dict) -> tuple[DataConfig, int]:
     """The data settings a checkpoint was trained with, and the run's seed."""
     data = dict(ckpt.get("datamodule_hyper_parameters", {}))
     seed = data.pop("seed", 0)
+    data.pop("pixel_scale", None)
+    data.setdefault("input_scale", InputScale.symmetric.value)  # the one scale there was
     return _settings(DataConfig, data), seed
+
+
+def pixel_scale_of(ckpt: dict) -> PixelScale:
+    """How the checkpoint's model maps pixels onto its inputs (src/pixels.py); for a
+    checkpoint from before data.input_scale, the one scale there was."""
+    scale = ckpt.get("datamodule_hyper_parameters", {}).get("pixel_scale")
+    return SYMMETRIC if scale is None else _settings(PixelScale, scale)
 
 
 def _settings(schema: type, values: dict):
@@ -65,13 +75,14 @@ def _settings(schema: type, values: dict):
         ) from None
 
 
-def load_network(path: str | Path) -> MLP:
-    """The trained network alone, in eval mode: what predicting needs."""
+def load_network(path: str | Path) -> tuple[MLP, PixelScale]:
+    """The trained network alone, in eval mode, and the pixel scale of its inputs: what
+    predicting needs."""
     ckpt = read_checkpoint(path)
     model = model_config(ckpt)
     network = MLP(model.hidden, model.activation, model.dropout)
     load_weights(network, network_weights(ckpt), path)
-    return network.eval()
+    return network.eval(), pixel_scale_of(ckpt)
 
 
 def network_weights(ckpt: dict) -> dict:

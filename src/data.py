@@ -2,6 +2,7 @@
 one at a time."""
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -11,7 +12,7 @@ from torch import Tensor
 from torchvision import datasets
 
 from src.augment import distort
-from src.pixels import normalise
+from src.pixels import SYMMETRIC, PixelScale, normalise, pixel_scale
 from src.schema import CLASSES, TRAIN_IMAGES, AugmentConfig, DataConfig, Dataset, plain
 
 SOURCES = {Dataset.mnist: datasets.MNIST, Dataset.fashion_mnist: datasets.FashionMNIST}
@@ -35,8 +36,8 @@ def epoch_generator(*keys: int, device: torch.device | str = "cpu") -> torch.Gen
 
 
 class TensorBatches:
-    """Batches of in-memory uint8 `pixels` [N, 784], normalised as they are served; a fresh
-    seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
+    """Batches of in-memory uint8 `pixels` [N, 784], mapped by `scale` as they are served; a
+    fresh seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
     for two more passes over each batch. Given `corrupted` (which labels are wrong),
     batches carry its slice too; given `augment`, shuffled batches are distorted where they
     are (src/augment.py), each image by its own draw, seeded by (seed, epoch, rank).
@@ -59,8 +60,9 @@ class TensorBatches:
         world_size: int = 1,
         corrupted: Tensor | None = None,
         augment: AugmentConfig | None = None,
+        scale: PixelScale = SYMMETRIC,
     ) -> None:
-        self.pixels, self.y, self.corrupted = pixels, y, corrupted
+        self.pixels, self.y, self.corrupted, self.scale = pixels, y, corrupted, scale
         self.augment = augment if augment is not None and augment.any else None
         self.draws: torch.Generator | None = None  # this epoch's distortions
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
@@ -110,9 +112,9 @@ class TensorBatches:
             self.buffers = [torch.empty(shape, device=self.pixels.device) for _ in "abc"]
         self.buffers.append(self.buffers.pop(0))
         pixels = torch.index_select(self.pixels, 0, batch, out=self.gathered[: len(batch)])
-        x = normalise(pixels, out=self.buffers[-1][: len(batch)])
+        x = normalise(pixels, self.scale, out=self.buffers[-1][: len(batch)])
         if self.augment is not None:
-            x = distort(x, self.augment, self.draws)
+            x = distort(x, self.augment, self.draws, self.scale.background)
         y = self.y.index_select(0, batch)
         return (x, y) if self.corrupted is None else (x, y, self.corrupted[batch])
 
@@ -126,7 +128,7 @@ class TensorBatches:
         pixels, *labels = [t[self.rank :: self.world_size] for t in shard]
         for start in range(0, len(pixels), self.batch_size):
             rows = slice(start, start + self.batch_size)
-            yield normalise(pixels[rows]), *(t[rows] for t in labels)
+            yield normalise(pixels[rows], self.scale), *(t[rows] for t in labels)
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
@@ -192,12 +194,14 @@ class MNISTDataModule(L.LightningDataModule):
 
     The validation split is carved from the 60,000 training images with a fixed seed, and
     only the training split's labels are ever corrupted; the official 10,000 test images
-    are only used by `test`, which also measures the training split as trained on.
+    are only used by `test`, which also measures the training split as trained on. Every
+    split is served mapped by one pixel scale: `scale` where given (a trained model's),
+    else data.input_scale's for the training split, which checkpoints then keep.
     """
 
-    def __init__(self, config: DataConfig, seed: int = 0) -> None:
+    def __init__(self, config: DataConfig, seed: int = 0, scale: PixelScale | None = None) -> None:
         super().__init__()
-        self.config, self.seed = config, seed
+        self.config, self.seed, self.scale = config, seed, scale
         # Kept in checkpoints, not logged: the trackers get only what a run changed.
         self.save_hyperparameters({**plain(config), "seed": seed}, logger=False)
         self.source = SOURCES[config.dataset]
@@ -251,10 +255,13 @@ class MNISTDataModule(L.LightningDataModule):
         shard = dict(rank=rank, world_size=world_size)
         train, evaluate = self.config.batch_size, self.config.eval_batch_size
 
-        if stage in ("fit", "validate", "test") and self.train is None:
+        if self.train is None:  # every stage: the scale comes from the training split
             images, labels = self._load(train=True)
             train_idx, val_idx = self.split(labels)
             pixels, clean = images[train_idx].flatten(1).to(device), labels[train_idx]
+            if self.scale is None:
+                self.scale = pixel_scale(self.config.input_scale, pixels)
+            self.hparams["pixel_scale"] = asdict(self.scale)  # what src.predict maps images by
             generator = torch.Generator().manual_seed(self.config.split_seed + 1)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
@@ -267,15 +274,19 @@ class MNISTDataModule(L.LightningDataModule):
                 seed=self.seed,
                 corrupted=wrong,
                 augment=self.config.augment,
+                scale=self.scale,
                 **shard,
             )
-            self.train_set = TensorBatches(pixels, y, evaluate, corrupted=wrong, **shard)
+            self.train_set = TensorBatches(
+                pixels, y, evaluate, corrupted=wrong, scale=self.scale, **shard
+            )
             val_pixels = images[val_idx].flatten(1).to(device)
-            self.val = TensorBatches(val_pixels, labels[val_idx].to(device), evaluate, **shard)
+            val_y = labels[val_idx].to(device)
+            self.val = TensorBatches(val_pixels, val_y, evaluate, scale=self.scale, **shard)
         if stage in ("test", "predict") and self.test is None:
             images, labels = self._load(train=False)
             test_pixels, test_y = images.flatten(1).to(device), labels.to(device)
-            self.test = TensorBatches(test_pixels, test_y, evaluate, **shard)
+            self.test = TensorBatches(test_pixels, test_y, evaluate, scale=self.scale, **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Seeded train/val indices, then the optional class-balanced train subset."""
@@ -298,7 +309,9 @@ class MNISTDataModule(L.LightningDataModule):
         if self.trainer is not None and self.trainer.overfit_batches:
             # Lightning overfits on the same first batches every epoch, unshuffled.
             shard = dict(rank=self.train.rank, world_size=self.train.world_size)
-            return TensorBatches(self.train.pixels, self.train.y, self.config.batch_size, **shard)
+            return TensorBatches(
+                self.train.pixels, self.train.y, self.config.batch_size, scale=self.scale, **shard
+            )
         return self.train
 
     def val_dataloader(self) -> TensorBatches:

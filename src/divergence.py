@@ -1,5 +1,7 @@
 """The divergence check: a run stops at its first non-finite training loss, before anything
-of it is checkpointed, naming the epoch and the optimiser step."""
+of it is checkpointed, naming the epoch and the optimiser step. By default that fails the
+run; with `divergence=record` (a study in which diverging is a result) the run ends there
+and metrics.json says where."""
 
 import lightning as L
 import torch
@@ -13,10 +15,13 @@ class DivergedError(RuntimeError):
 class DivergenceCheck(L.Callback):
     """Keeps the epoch's training losses (one a batch: each training step returns its own as
     `losses`) and checks them before validation and at the epoch's end, before the
-    checkpoints; a check per step would make a GPU wait for every loss."""
+    checkpoints; a check per step would make a GPU wait for every loss. Raises DivergedError,
+    or with `record` stops training after this epoch and keeps where it diverged."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: bool = False) -> None:
+        self.record = record
         self.losses: list[Tensor] = []
+        self.diverged: dict[str, float] | None = None  # the first non-finite loss: where, what
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.losses = []
@@ -32,14 +37,22 @@ class DivergenceCheck(L.Callback):
         self.check(trainer)
 
     def check(self, trainer: L.Trainer) -> None:
-        if not self.losses:
+        if not self.losses or self.diverged is not None:
             return
         losses = torch.cat(self.losses)
-        if not losses.isfinite().all():
-            first = int((~losses.isfinite()).nonzero()[0])
-            step = self.epoch_start_step + first // trainer.accumulate_grad_batches
+        if losses.isfinite().all():
+            return
+        first = int((~losses.isfinite()).nonzero()[0])
+        step = self.epoch_start_step + first // trainer.accumulate_grad_batches
+        where = f"epoch {trainer.current_epoch}, step {step}: loss is {losses[first].item()}"
+        if not self.record:
             lr = trainer.lightning_module.config.lr
             raise DivergedError(
-                f"training diverged at epoch {trainer.current_epoch}, step {step}: loss is "
-                f"{losses[first].item()}; try a smaller learning rate (model.lr={lr:g} now)"
+                f"training diverged at {where}; try a smaller learning rate (model.lr={lr:g} now)"
             )
+        self.diverged = {"epoch": trainer.current_epoch, "step": step}
+        trainer.should_stop = True
+
+    def recorded(self) -> dict[str, dict[str, float]]:
+        """For metrics.json: where the run diverged, if it did."""
+        return {} if self.diverged is None else {"diverged": self.diverged}

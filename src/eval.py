@@ -13,6 +13,7 @@ from src.checkpoint import (
     load_weights,
     model_config,
     network_weights,
+    pixel_scale_of,
     read_checkpoint,
 )
 from src.classifier import Classifier
@@ -41,7 +42,8 @@ def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") 
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.test(model, datamodule=MNISTDataModule(data, seed=seed), verbose=False)
+    datamodule = MNISTDataModule(data, seed=seed, scale=pixel_scale_of(ckpt))
+    trainer.test(model, datamodule=datamodule, verbose=False)
     return {k: float(v) for k, v in trainer.callback_metrics.items() if k not in X_AXIS}
 
 

@@ -40,10 +40,12 @@ PLAIN_TRAINER_ARGUMENTS = {
     "strategy",
     "sync_batchnorm",
 }
-# Callbacks that act between epochs or after validation (EarlyStopping counts validations).
+# Callbacks that act between epochs or after validation (EarlyStopping counts validations), or
+# at each optimiser step alike on either loop (GradientNorms).
 EPOCH_CALLBACKS = {
     "lightning.pytorch.callbacks.EarlyStopping",
     "lightning.pytorch.callbacks.ModelCheckpoint",
+    "src.gradient_norms.GradientNorms",
     "src.pictures.Pictures",
     "src.progress.ProgressBar",
 }

@@ -169,7 +169,8 @@ class Pictures(L.Callback):
         if not trainer.is_global_zero or trainer.datamodule is None:
             return
         shard = trainer.datamodule.test_dataloader()[0]
-        batches = TensorBatches(shard.pixels, shard.y, shard.batch_size)  # all of it, under DDP too
+        # All of it, under DDP too, mapped as the model was trained.
+        batches = TensorBatches(shard.pixels, shard.y, shard.batch_size, scale=shard.scale)
         precision = trainer.precision_plugin  # the model may be float64, or run under autocast
         with precision.forward_context():
             logits = [pl_module(precision.convert_input(x)).float().cpu() for x, _ in batches]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from src.checkpoint import CheckpointError, checkpoint_file, load_network
 from src.command_line import one_line_refusals
 from src.console import exit_now, exit_with
-from src.pixels import normalise
+from src.pixels import SYMMETRIC, PixelScale, normalise
 from src.schema import CLASSES
 
 USAGE = "python -m src.predict ckpt_path=best.ckpt image=digit.png (or [a.png,b.jpg], or a folder)"
@@ -124,11 +124,11 @@ def centre(strength: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def prepare(image: Image.Image) -> tuple[Tensor, bool]:
-    """Any Pillow image -> (float32 [784] in [-1, 1] as the model was trained on, inverted?)."""
+def prepare(image: Image.Image, scale: PixelScale = SYMMETRIC) -> tuple[Tensor, bool]:
+    """Any Pillow image -> (float32 [784] mapped by the model's pixel scale, inverted?)."""
     strength, inverted = ink(grey(image))
     pixels = torch.from_numpy(np.rint(centre(strength) * 255).astype(np.uint8))
-    return normalise(pixels[None])[0], inverted
+    return normalise(pixels[None], scale)[0], inverted
 
 
 def image_paths(specs: Iterable[str]) -> list[Path]:
@@ -159,13 +159,13 @@ def is_image(path: Path) -> bool:
         return False
 
 
-def read_image(path: Path) -> tuple[Tensor, bool]:
+def read_image(path: Path, scale: PixelScale) -> tuple[Tensor, bool]:
     """`prepare` of the image file, its problems raised as one-line ImageErrors."""
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is an empty file")
     try:
         with Image.open(path) as image:
-            return prepare(ImageOps.exif_transpose(image))
+            return prepare(ImageOps.exif_transpose(image), scale)
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image Pillow can read") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
@@ -182,9 +182,10 @@ def label_from_name(path: Path) -> int | None:
 
 def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
     """Each image's predicted digit with the softmax of the logits, in the order given."""
-    network = load_network(ckpt_path)
+    network, scale = load_network(ckpt_path)
     paths = image_paths(specs)
-    prepared = [read_image(p) for p in tqdm(paths, desc="reading images", disable=len(paths) < 100)]
+    shown = tqdm(paths, desc="reading images", disable=len(paths) < 100)
+    prepared = [read_image(p, scale) for p in shown]
     with torch.inference_mode():
         probabilities = network(torch.stack([x for x, _ in prepared])).softmax(dim=1)
     return [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from src import plots
+from src import handout, handout_plots, plots
 from src.results import (
     TUNED,
     ReportError,
@@ -205,6 +205,130 @@ def cure_summary(jobs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def handout_sections(jobs: pd.DataFrame) -> list[str]:
+    """The tables of the handout's claims that suit the sweep (src/handout.py)."""
+    lines = []
+    if handout.is_input_scale_sweep(jobs):
+        lines += input_scale_section(jobs)
+    if handout.is_batch_size_sweep(jobs):
+        lines += batch_size_section(jobs)
+    if handout.has_gradient_norms(jobs):
+        lines += gradient_section(jobs)
+    return lines
+
+
+def steps(mean: float, half_width: float, reached: int, runs: int) -> str:
+    """Steps to 90% training accuracy over the runs that reached it, and how many did."""
+    if reached == 0:
+        return "never"
+    shown = f"{mean:.0f}" if pd.isna(half_width) else f"{mean:.0f} ± {half_width:.0f}"
+    return shown if reached == runs else f"{shown} ({reached} of {runs})"
+
+
+def intervals(table: pd.DataFrame, column: str, percent: bool = False) -> list[str]:
+    """Each row's `column` ± its `<column>_ci95` (accuracies in percent)."""
+    show = mean_and_interval if percent else interval
+    return [show(m, c) for m, c in zip(table[column], table[f"{column}_ci95"], strict=True)]
+
+
+def input_scale_section(jobs: pd.DataFrame) -> list[str]:
+    table = handout.input_scale_table(jobs)
+    shown = {
+        "model": table["model"],
+        "optimiser": table["recipe"],
+        "scale": table["data.input_scale"],
+    }
+    for which, lr, at in (("same", "[-1, 1]'s lr", ""), ("own", "own lr", " at own lr")):
+        runs = table[f"{which}_seeds"]
+        shown[lr] = table[f"{which}_model.lr"].map("{:g}".format)
+        shown[f"test %{at}"] = intervals(table, f"{which}_test_acc", percent=True)
+        shown[f"diverged{at}"] = [
+            f"{d} of {n}" for d, n in zip(table[f"{which}_diverged"], runs, strict=True)
+        ]
+        shown[f"steps to 90%{at}"] = [
+            steps(m, c, r, n)
+            for m, c, r, n in zip(
+                table[f"{which}_steps_to_90"],
+                table[f"{which}_steps_to_90_ci95"],
+                table[f"{which}_reached"],
+                runs,
+                strict=True,
+            )
+        ]
+    lost = handout.diverged(jobs)
+    by_scale = jobs[lost].groupby("data.input_scale").size()
+    counts = ", ".join(f"{scale} {n}" for scale, n in by_scale.items()) or "none"
+    return [
+        "",
+        "## Input scale",
+        "",
+        "Each scale at the learning rate that suits the handout's [-1, 1] (symmetric) best, "
+        "and at its own best one, both chosen on the mean validation accuracy over seeds, for "
+        "each model and optimiser. Test accuracy: mean ± half-width of the 95% t-interval. "
+        "Diverged: runs whose training loss stopped being finite (divergence=record); they "
+        "stop there, and their weights test as one class. Steps to 90%: optimiser steps until "
+        "an epoch's running training accuracy reached 90%, over the runs that did.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+        "",
+        f"Diverged: {int(lost.sum())} of {len(jobs)} runs ({counts}).",
+    ]
+
+
+def batch_size_section(jobs: pd.DataFrame) -> list[str]:
+    table = handout.batch_size_table(jobs)
+    timed = handout.with_budget(jobs)
+    amounts = {b: handout.budget_label(m, b) for b, m in timed.groupby("budget")}
+    shown = {
+        "batch size": table["data.batch_size"].map("{:,}".format),
+        "s/epoch": intervals(table, "seconds_per_epoch"),
+        "images/s": table["images_per_second"].map("{:,.0f}".format),
+    }
+    for budget, amount in amounts.items():
+        shown[f"lr ({amount})"] = table[f"{budget}_model.lr"].map("{:g}".format)
+        shown[f"test % after {amount}"] = intervals(table, f"{budget}_test_acc", percent=True)
+    if "time" in amounts:
+        shown[f"epochs in {amounts['time']}"] = intervals(table, "time_epochs")
+    return [
+        "",
+        "## Batch size",
+        "",
+        "Seconds per epoch and images per second: every run of the epoch budget, one torch "
+        "thread a job. The learning rate of each size and budget is chosen on the mean "
+        "validation accuracy over seeds; test accuracy: mean ± half-width of the 95% t-interval.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+    ]
+
+
+def gradient_section(jobs: pd.DataFrame) -> list[str]:
+    table = handout.activation_table(jobs)
+    shown = {
+        "activation": table["activation"],
+        "hidden layers": table["depth"].astype(str),
+        "test %": intervals(table, "test_acc", percent=True),
+    }
+    for column, header in (
+        ("grad_norm_input", "input layer"),
+        ("grad_norm_output", "output layer"),
+        ("grad_norm_ratio", "input / output"),
+    ):
+        shown[header] = [
+            f"{m:.3g}" if pd.isna(c) else f"{m:.3g} ± {c:.2g}"
+            for m, c in zip(table[column], table[f"{column}_ci95"], strict=True)
+        ]
+    return [
+        "",
+        "## Gradient norms by layer",
+        "",
+        "The L2 norm of each layer's weight gradient, averaged over the first epoch's "
+        "optimiser steps (metrics.json's gradient_norms): means ± half-widths of the 95% "
+        "t-intervals over seeds.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+    ]
+
+
 def interval(value: float, half_width: float, sign: str = "") -> str:
     """`value ± half_width` to two decimals (`sign` "+" shows a plus); no ± for NaN."""
     shown = f"{value:{sign}.2f}"
@@ -264,6 +388,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
     if cured:
         lines += cure_summary(ok)
+    lines += handout_sections(ok)
     settings = by_setting(table)
     if len(settings) and settings["seeds"].max() > 1:
         lines += seeds_section(settings, swept)
@@ -295,7 +420,13 @@ def figures(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
         return []
     written = []
     one_size = ok["train_images"].nunique() == 1
-    if one_layer_widths(ok) and ok["cure"].nunique() > 1:
+    if handout.is_input_scale_sweep(ok):
+        written.append(handout_plots.plot_input_scale(ok, sweep_dir / "input_scale.png"))
+    elif handout.is_batch_size_sweep(ok):
+        written.append(handout_plots.plot_batch_size(ok, sweep_dir / "batch_size.png"))
+    elif handout.has_gradient_norms(ok):
+        written.append(handout_plots.plot_activations(ok, sweep_dir / "activation.png"))
+    elif one_layer_widths(ok) and ok["cure"].nunique() > 1:
         written.append(plots.plot_regularization(ok, sweep_dir / "regularization.png"))
     elif one_layer_widths(ok):
         written.append(plots.plot_double_descent(ok, sweep_dir / "double_descent.png"))

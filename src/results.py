@@ -61,6 +61,9 @@ def load_job(job_dir: Path) -> dict[str, Any]:
     settings = {"seed": config["seed"], "test_weights": config.get("test_weights")}
     for section in ("data", "model"):
         settings.update(flattened(config[section], section))
+    settings.update(budget(job_dir))
+    diverged = metrics.pop("diverged", None)
+    norms = metrics.pop("gradient_norms", None)
     hidden = tuple(settings["model.hidden"])
     settings["model.hidden"] = hidden
     if not hidden:  # the linear model has no activation to speak of
@@ -74,6 +77,41 @@ def load_job(job_dir: Path) -> dict[str, Any]:
         "width": max(hidden, default=0),
         **metrics,
         "gap": metrics["train_set_acc"] - metrics["val_acc"],
+        "steps_to_90": steps_to(metrics.get("history", []), 0.9),
+        **({} if diverged is None else {"diverged": True, "diverged_step": diverged["step"]}),
+        **({} if norms is None else gradient_columns(norms)),
+    }
+
+
+# How long a job trained: the trainer settings a sweep may vary to give its jobs equal budgets.
+BUDGET = ("max_epochs", "max_steps", "max_time")
+
+
+def budget(job_dir: Path) -> dict[str, Any]:
+    """The job's `trainer.max_epochs`, `max_steps` and `max_time` that its composed config
+    (.hydra/config.yaml) sets."""
+    path = job_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    trainer = OmegaConf.load(path).get("trainer") or {}
+    return {f"trainer.{key}": trainer[key] for key in BUDGET if trainer.get(key) is not None}
+
+
+def steps_to(history: list[dict[str, float]], accuracy: float) -> float:
+    """The optimiser steps by the end of the first epoch whose running training accuracy
+    reached `accuracy` (NaN if none did)."""
+    reached = (e["step"] for e in history if e.get("train_acc", 0) >= accuracy)
+    return float(next(reached, math.nan))
+
+
+def gradient_columns(norms: list[float]) -> dict[str, Any]:
+    """Each layer's weight-gradient norm (input layer first) and how much smaller the input
+    layer's is than the output layer's."""
+    return {
+        "gradient_norms": tuple(norms),
+        "grad_norm_input": norms[0],
+        "grad_norm_output": norms[-1],
+        "grad_norm_ratio": norms[0] / norms[-1],
     }
 
 
@@ -100,7 +138,8 @@ def load_sweep(sweep_dir: Path) -> pd.DataFrame:
 def setting_columns(table: pd.DataFrame) -> list[str]:
     """The columns that hold a job's settings, in the order the config declares them."""
     named = ("seed", "test_weights")
-    return [c for c in table.columns if c in named or c.startswith(("data.", "model."))]
+    sections = ("data.", "model.", "trainer.")
+    return [c for c in table.columns if c in named or c.startswith(sections)]
 
 
 def varying(table: pd.DataFrame, columns: list[str]) -> list[str]:

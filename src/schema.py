@@ -27,6 +27,13 @@ class Dataset(Enum):
     fashion_mnist = "fashion_mnist"
 
 
+class InputScale(Enum):
+    raw = "raw"  # 0..255 as floats
+    unit = "unit"  # [0, 1]
+    symmetric = "symmetric"  # [-1, 1], 2*x/255 - 1: the handout's
+    standard = "standard"  # centred and scaled by the training split's mean and std
+
+
 class Activation(Enum):
     relu = "relu"
     sigmoid = "sigmoid"
@@ -48,6 +55,11 @@ class Optimizer(Enum):
 class Scheduler(Enum):
     onecycle = "onecycle"
     none = "none"
+
+
+class Divergence(Enum):
+    fail = "fail"  # a non-finite training loss fails the run, in one line
+    record = "record"  # it ends the run, and metrics.json says where: a result, not a failure
 
 
 class TestWeights(Enum):
@@ -94,6 +106,7 @@ class AugmentConfig:
 class DataConfig:
     dataset: Dataset = MISSING
     data_dir: str = MISSING
+    input_scale: InputScale = MISSING  # how pixels become the model's input (src/pixels.py)
     batch_size: int = MISSING
     eval_batch_size: int = MISSING  # validation and test batches
     val_size: int = MISSING
@@ -105,7 +118,7 @@ class DataConfig:
     augment: AugmentConfig = MISSING  # distortions of the training images
 
     def __post_init__(self) -> None:
-        self.dataset = Dataset(self.dataset)
+        self.dataset, self.input_scale = Dataset(self.dataset), InputScale(self.input_scale)
         if isinstance(self.augment, dict):  # as a checkpoint keeps it
             self.augment = AugmentConfig(**self.augment)
         _require(self.batch_size > 0, f"data.batch_size={self.batch_size} must be > 0")
@@ -193,13 +206,17 @@ class TrainConfig:
     ckpt_path: str | None = MISSING
     monitor: str = MISSING
     test_weights: TestWeights = MISSING
+    divergence: Divergence = MISSING
     threads: int | None = MISSING
     block_steps: int = MISSING  # batches per Lightning step where nothing counts batches
     cuda_graphs: bool = MISSING  # replay each step's forward and backward as a CUDA graph
     output_dir: str = MISSING
 
     def __post_init__(self) -> None:
-        self.test_weights = TestWeights(self.test_weights)
+        self.test_weights, self.divergence = (
+            TestWeights(self.test_weights),
+            Divergence(self.divergence),
+        )
         _require(
             self.threads is None or self.threads > 0,
             f"threads={self.threads} must be > 0, or null for torch's default",

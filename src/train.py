@@ -28,10 +28,11 @@ from src.divergence import DivergedError, DivergenceCheck
 from src.fast_path import BlockClassifier, BlockDataModule, block_steps
 from src.folder_lock import FolderInUse, holding
 from src.gate import first_line, gate
+from src.gradient_norms import GradientNorms
 from src.history import History
 from src.metrics import figures
 from src.resume import continue_job, continues_sweeps
-from src.schema import ConfigError, TestWeights, TrainConfig, plain, typed
+from src.schema import ConfigError, Divergence, TestWeights, TrainConfig, plain, typed
 from src.tensorboard import METRICS
 from src.trackers import changed_settings, log_results, prepare_stores
 
@@ -56,7 +57,8 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
         datamodule = MNISTDataModule(config.data, seed=config.seed)
         model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
     loggers = [instantiate(c) for c in config.logger.values()]
-    callbacks = [History(), DivergenceCheck(), *(instantiate(c) for c in config.callbacks.values())]
+    divergence = DivergenceCheck(record=config.divergence is Divergence.record)
+    callbacks = [History(), divergence, *(instantiate(c) for c in config.callbacks.values())]
     # Checkpoints written whole, unless the config chose its own plugins (Lightning's meaning).
     plugins = {} if "plugins" in config.trainer else {"plugins": [AtomicCheckpointIO()]}
     trainer = L.Trainer(**config.trainer, **plugins, logger=loggers, callbacks=callbacks)
@@ -93,6 +95,7 @@ def train(config: TrainConfig) -> float | None:
             "train_images": len(datamodule.train.pixels),
             "tested_weights": weights or "last",
             **results,
+            **recorded(trainer),
             "history": history.history,
         }
         metrics_file = Path(config.output_dir, "metrics.json")
@@ -103,6 +106,13 @@ def train(config: TrainConfig) -> float | None:
         log.info("test accuracy %.4f, metrics in %s", results["test_acc"], config.output_dir)
     monitored = fitted.get(config.monitor)  # none when validation never ran
     return None if monitored is None else float(monitored)
+
+
+def recorded(trainer: L.Trainer) -> dict:
+    """What the run's measuring callbacks add to metrics.json: where it diverged (with
+    divergence=record), its gradient norms (callbacks.gradient_norms)."""
+    measuring = [c for c in trainer.callbacks if isinstance(c, (DivergenceCheck, GradientNorms))]
+    return {key: value for c in measuring for key, value in c.recorded().items()}
 
 
 def tested_weights(config: TrainConfig, trainer: L.Trainer) -> str | None:

@@ -25,9 +25,11 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
     if steps != -1 and steps < 1:
         raise ConfigError(f"trainer.max_steps={steps} must be > 0, or -1 for no limit")
-    if epochs is not None and epochs < 1 and not (epochs == -1 and steps > 0):
+    limited = steps > 0 or trainer.get("max_time") is not None
+    if epochs is not None and epochs < 1 and not (epochs == -1 and limited):
         raise ConfigError(
-            f"trainer.max_epochs={epochs} must be >= 1 (or -1 with trainer.max_steps set)"
+            f"trainer.max_epochs={epochs} must be >= 1 "
+            "(or -1 with trainer.max_steps or trainer.max_time set)"
         )
     accelerator, devices = trainer.get("accelerator", "auto"), trainer.get("devices", "auto")
     if accelerator in ("gpu", "cuda"):

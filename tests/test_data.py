@@ -167,3 +167,30 @@ def test_missing_files_name_the_folder_and_files(tmp_path):
     assert "\n" not in message
     assert str(tmp_path / "MNIST" / "raw") in message
     assert "train-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte" in message
+
+
+@pytest.mark.parametrize(
+    ("scale", "black", "white"),
+    [("raw", 0.0, 255.0), ("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0)],
+)
+def test_each_input_scale_maps_black_and_white_pixels_where_it_says(tiny_data, scale, black, white):
+    dm = setup_module_data(tiny_data, input_scale=scale)
+    images = torch.tensor([[0, 255]], dtype=torch.uint8)
+    x = normalise(images, dm.scale)
+    assert x.tolist() == [[black, pytest.approx(white)]]
+    assert dm.hparams["pixel_scale"] == {"multiplier": dm.scale.multiplier, "offset": black}
+
+
+def test_the_standard_scale_centres_the_training_split_on_its_own_mean_and_std(tiny_data):
+    dm = setup_module_data(tiny_data, input_scale="standard")
+    x = normalise(dm.train.pixels, dm.scale).double()
+    assert x.mean().item() == pytest.approx(0, abs=1e-6)
+    assert x.std(correction=0).item() == pytest.approx(1, abs=1e-6)
+    served = torch.cat([x for x, _ in dm.val_dataloader()])
+    assert torch.equal(served, normalise(dm.val.pixels, dm.scale))  # validation: the same map
+
+
+def test_the_default_scale_serves_what_it_served_before_input_scale_existed(tiny_data):
+    dm = setup_module_data(tiny_data)
+    expected = dm.train.pixels.float().mul_(2 / 255).sub_(1)
+    assert torch.equal(normalise(dm.train.pixels, dm.scale), expected)

@@ -1,6 +1,7 @@
 """`python -m src.predict`: preparing any image like MNIST, the printed predictions, the errors."""
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -285,8 +286,9 @@ def test_a_folder_of_digit_folders_gets_the_accuracy_per_digit_and_the_confusion
         (tmp_path / str(label)).mkdir(exist_ok=True)
         Image.fromarray(x).save(tmp_path / str(label) / f"{i:03d}.png")
     printed = report(predict(str(linear_checkpoint), [str(tmp_path)])).splitlines()
+    network, scale = load_network(linear_checkpoint)
     with torch.inference_mode():
-        expected = load_network(linear_checkpoint)(normalise(mnist_test)).argmax(dim=1)
+        expected = network(normalise(mnist_test, scale)).argmax(dim=1)
     right = int((expected == labels).sum())
     assert f"({right} of {N_ROUND_TRIP})" in printed[printed.index("accuracy per digit:") - 1]
     table = printed.index("accuracy per digit:")
@@ -311,8 +313,9 @@ def test_round_trip_through_png_and_jpeg_files(tmp_path_factory, linear_checkpoi
     run_module("src.predict", f"ckpt_path={ckpt}", f"image={folder}", f"csv={csv_file}")
     with csv_file.open() as f:
         printed = {Path(r["file"]).name: r for r in csv.DictReader(f)}
+    network, scale = load_network(ckpt)
     with torch.inference_mode():
-        expected = load_network(ckpt)(normalise(mnist_test)).softmax(dim=1)
+        expected = network(normalise(mnist_test, scale)).softmax(dim=1)
 
     assert len(printed) == 2 * N_ROUND_TRIP
     for ext, min_agreeing in (("png", N_ROUND_TRIP), ("jpg", N_ROUND_TRIP - 3)):
@@ -336,3 +339,35 @@ def test_a_run_folder_stands_for_its_best_checkpoint(tmp_path, untrained_ckpt):
     untrained_ckpt.rename(best)
     assert checkpoint_file(tmp_path) == checkpoint_file(tmp_path / "checkpoints") == best
     assert checkpoint_file(best) == best
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", ["raw", "unit", "standard"])
+def test_a_model_of_any_input_scale_is_tested_and_predicts_on_that_scale(
+    tmp_path, mnist_dir, mnist_test, scale
+):
+    """src.eval re-tests the checkpoint to its run's own test_acc, and src.predict, on test
+    digits saved as PNG files, predicts what the model says of them on its own scale."""
+    run = tmp_path / "run"
+    run_module(
+        "src.train",
+        "model=linear",
+        "trainer.max_epochs=1",
+        "data.train_size=2000",
+        f"data.input_scale={scale}",
+        "model.lr=1e-4" if scale == "raw" else "model.lr=3e-3",
+        f"data.data_dir={mnist_dir}",
+        f"hydra.run.dir={run}",
+    )
+    tested = json.loads((run / "metrics.json").read_text())["test_acc"]
+    printed = run_module("src.eval", f"ckpt_path={run}", f"data_dir={mnist_dir}").stdout
+    assert f"test/acc: {tested:.4f}" in printed
+    for i, x in enumerate(mnist_test.numpy()):
+        Image.fromarray(x).save(tmp_path / f"{i:03d}.png")
+    predicted = [p.digit for p in predict(str(run / "checkpoints" / "best.ckpt"), [str(tmp_path)])]
+    network, pixels = load_network(run / "checkpoints" / "best.ckpt")
+    assert pixels.multiplier != 2 / 255  # not the default scale
+    with torch.inference_mode():
+        expected = network(normalise(mnist_test, pixels)).argmax(dim=1).tolist()
+    agreeing = sum(a == b for a, b in zip(predicted, expected, strict=True))
+    assert agreeing >= N_ROUND_TRIP - 2  # a few images come back a grey level off

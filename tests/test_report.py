@@ -48,7 +48,13 @@ def write_job(sweep: Path, num: int, hidden: list[int], **changes) -> dict:
     }
     losses = [(0.5 / (epoch + 1), 0.2 + (epoch - 2) ** 2 / 50) for epoch in range(5)]
     metrics["history"] = [
-        {"epoch": epoch, "train_loss": train, "train_acc": 0.9, "val_loss": val}
+        {
+            "epoch": epoch,
+            "step": 108 * (epoch + 1),
+            "train_loss": train,
+            "train_acc": 0.9,
+            "val_loss": val,
+        }
         for epoch, (train, val) in enumerate(losses)
     ]
     (job / "metrics.json").write_text(json.dumps(metrics))
@@ -210,6 +216,7 @@ def test_a_double_descent_sweep_validated_often_draws_its_epoch_axis(tmp_path):
         metrics["history"] = [
             {
                 "epoch": epoch,
+                "step": 32 * (epoch + 1),
                 "train_loss": 1 / (epoch + 1),
                 "train_acc": 0.9,
                 "train_acc_clean": min(1.0, 0.5 + epoch / 100),

@@ -62,6 +62,8 @@ def test_checkpoints_keep_plain_values_that_rebuild_the_config(tmp_path):
 
 BAD_CONFIGS = [
     (["model=mlp", "model.depth=-1"], "model.depth=-1 must be >= 0"),
+    (["data.input_scale=zscore"], "data.input_scale: Invalid value 'zscore'"),
+    (["divergence=ignore"], "divergence: Invalid value 'ignore'"),
     (["model=mlp", "model.width=0"], "model.width=0 must be a positive number of units"),
     (["model=mlp", "model.width=abc"], "model.width: Value 'abc' of type 'str' could not be"),
     (["model=mlp", "model.hidden=[16]"], "model.hidden=[16] disagrees with model.depth=2"),

@@ -1,6 +1,7 @@
 """Training on tiny data, in-process: what a run writes, exact resume, divergence, checkpoints."""
 
 import json
+import math
 
 import lightning as L
 import pytest
@@ -135,6 +136,34 @@ def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tin
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["epoch"] == 1
     assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
+
+
+def test_with_divergence_record_a_diverged_run_ends_there_and_says_where(tiny_data, tmp_path):
+    poisoned = inject("PoisonWeightsAtEpoch", epoch=2)
+    metrics = run(tiny_data, tmp_path, "divergence=record", "test_weights=last", *poisoned)
+    assert metrics["diverged"] == {"epoch": 2, "step": 14}
+    assert metrics["epochs"] == 3  # the epoch it diverged in ends, and training with it
+    assert math.isnan(metrics["history"][-1]["train_loss"])
+
+
+def test_a_run_that_does_not_diverge_records_nothing_of_it(tiny_data, tmp_path):
+    assert "diverged" not in run(tiny_data, tmp_path, "divergence=record")
+
+
+def test_gradient_norms_are_recorded_per_layer_only_when_asked_for(tiny_data, tmp_path):
+    asked = "+callbacks.gradient_norms._target_=src.gradient_norms.GradientNorms"
+    metrics = run(tiny_data, tmp_path, "model.hidden=[32,16]", asked)
+    assert len(metrics["gradient_norms"]) == 3 and all(n > 0 for n in metrics["gradient_norms"])
+    assert "gradient_norms" not in run(tiny_data, tmp_path / "not", "model.hidden=[32,16]")
+
+
+def test_gradient_norms_are_the_same_on_the_fast_path_and_lightnings_loop(tiny_data, tmp_path):
+    asked = "+callbacks.gradient_norms._target_=src.gradient_norms.GradientNorms"
+    norms = [
+        run(tiny_data, tmp_path / str(b), asked, f"block_steps={b}")["gradient_norms"]
+        for b in (20, 1)
+    ]
+    assert norms[0] == pytest.approx(norms[1], rel=1e-5)
 
 
 def test_last_checkpoint_follows_every_epoch_and_best_holds_weights(tiny_data, tmp_path):
