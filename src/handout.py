@@ -56,11 +56,11 @@ def best_on_validation(settings: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return settings.loc[settings.groupby(keys, sort=False)["val_acc"].idxmax()]
 
 
-def paired(jobs: pd.DataFrame, a: pd.Series, b: pd.Series, column: str) -> tuple[float, float]:
-    """The mean over seeds of `column` in the jobs `a` minus in the jobs `b` (boolean masks,
-    one job per seed each), and the half-width of its 95% t-interval."""
+def differences(jobs: pd.DataFrame, a: pd.Series, b: pd.Series, column: str) -> pd.Series:
+    """Per seed, `column` in the jobs `a` minus in the jobs `b` (boolean masks, one job per
+    seed each)."""
     by_seed = [jobs[mask].set_index("seed")[column] for mask in (a, b)]
-    return mean_ci(by_seed[0] - by_seed[1])
+    return (by_seed[0] - by_seed[1]).dropna()
 
 
 # ---- experiment=input_scale

@@ -190,19 +190,23 @@ def test_an_activation_sweep_tables_and_draws_each_layers_gradient_norm(tmp_path
 
 
 @pytest.mark.parametrize(
-    ("gap", "verdict"),
+    ("values", "verdict"),
     [
-        ((0.02, 0.005), "holds"),
-        ((0.002, 0.004), "does not hold here: a and b test within 1 point of each other"),
-        ((0.01, 0.03), "not shown: the interval of the difference holds 0"),
-        ((-0.03, 0.01), "does not hold here: the other way round"),
-        ((0.02, math.nan), "not measured: no interval with fewer than two seeds"),
+        ([0.02, 0.025, 0.015], "holds"),
+        ([0.002, 0.003, 0.001], "does not hold here: a and b test within 1 point of each other"),
+        ([0.05, -0.03, 0.01], "not shown: the interval of the difference holds 0"),
+        (
+            [0.03, 0.04, 0.25],
+            "not shown: the interval of the difference holds 0 (ahead in every seed)",
+        ),
+        ([-0.03, -0.035, -0.025], "does not hold here: the other way round"),
+        ([0.02], "not measured: no interval with fewer than two seeds"),
     ],
 )
 def test_a_claim_that_one_setting_is_better_is_judged_on_the_interval_of_the_difference(
-    gap, verdict
+    values, verdict
 ):
-    assert claims.better(gap, "a and b") == verdict
+    assert claims.better(claims.Gap(pd.Series(values)), "a and b") == verdict
 
 
 def test_raw_pixels_that_diverge_at_the_handouts_rate_but_learn_at_their_own_get_a_caveat(
@@ -210,8 +214,8 @@ def test_raw_pixels_that_diverge_at_the_handouts_rate_but_learn_at_their_own_get
 ):
     input_scale_sweep(tmp_path)
     raw, centred = claims.input_scale_claims(load_sweep(tmp_path))
-    assert raw.verdict.startswith("holds with a caveat: at the learning rate that suits scaled")
-    assert "raw pixels diverged in 6 of 6 runs" in raw.measured
+    assert raw.verdict.startswith("holds with a caveat: at its own learning rate linear by sgd")
+    assert "6 diverged and 6 tested at chance" in raw.measured
     assert centred.verdict == "holds"  # symmetric 0.95 against unit 0.93 in every seed
 
 
@@ -222,5 +226,5 @@ def test_activation_claims_read_the_deepest_networks_and_the_linear_model(tmp_pa
     jobs, linear = (load_sweep(tmp_path / name) for name in ("activation", "linear"))
     vanishing, relu, collapse = claims.activation_claims(jobs, linear)
     assert vanishing.verdict == "holds" and "6 hidden layers" in vanishing.measured
-    assert relu.verdict == "holds with a caveat: against sigmoid only"  # no tanh in this sweep
+    assert relu.verdict == "holds with a caveat: only against sigmoid"  # no tanh in this sweep
     assert collapse.verdict == "holds"
