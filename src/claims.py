@@ -15,6 +15,7 @@ import math
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -402,7 +403,13 @@ def markdown(rows: list[Claim], figures: dict[str, str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    summary, _, examples = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="python -m src.claims",
+        description=textwrap.fill(" ".join(summary.split()), 88),
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--from", dest="folder", type=Path, help="a claims folder to finish")
     parser.add_argument("--figures", type=Path, help="copy the figures here and link them there")
     parser.add_argument("--data-dir", default="data", help="where MNIST/raw is")

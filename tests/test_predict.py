@@ -362,9 +362,11 @@ def test_a_model_of_any_input_scale_is_tested_and_predicts_on_that_scale(
     tested = json.loads((run / "metrics.json").read_text())["test_acc"]
     printed = run_module("src.eval", f"ckpt_path={run}", f"data_dir={mnist_dir}").stdout
     assert f"test/acc: {tested:.4f}" in printed
+    digits = tmp_path / "digits"
+    digits.mkdir()
     for i, x in enumerate(mnist_test.numpy()):
-        Image.fromarray(x).save(tmp_path / f"{i:03d}.png")
-    predicted = [p.digit for p in predict(str(run / "checkpoints" / "best.ckpt"), [str(tmp_path)])]
+        Image.fromarray(x).save(digits / f"{i:03d}.png")
+    predicted = [p.digit for p in predict(str(run / "checkpoints" / "best.ckpt"), [str(digits)])]
     network, pixels = load_network(run / "checkpoints" / "best.ckpt")
     assert pixels.multiplier != 2 / 255  # not the default scale
     with torch.inference_mode():
