@@ -8,18 +8,20 @@ from src.results import half_width
 
 SCALES = ("raw", "unit", "symmetric", "standard")  # data.input_scale; the handout's: symmetric
 HANDOUT_SCALE = "symmetric"
-REACHED = 0.9  # "steps to 90%": the training accuracy a run is counted as having learnt at
 
 
 def is_input_scale_sweep(jobs: pd.DataFrame) -> bool:
+    """The jobs vary data.input_scale (experiment=input_scale)."""
     return "data.input_scale" in jobs and jobs["data.input_scale"].nunique() > 1
 
 
 def is_batch_size_sweep(jobs: pd.DataFrame) -> bool:
+    """The jobs try three batch sizes or more (experiment=batch_size)."""
     return "data.batch_size" in jobs and jobs["data.batch_size"].nunique() >= 3
 
 
 def has_gradient_norms(jobs: pd.DataFrame) -> bool:
+    """Every job recorded its layers' gradient norms (experiment=activation)."""
     return "grad_norm_input" in jobs and jobs["grad_norm_input"].notna().all()
 
 
@@ -113,8 +115,8 @@ def chosen_runs(jobs: pd.DataFrame, table: pd.DataFrame, which: str) -> pd.DataF
 def with_budget(jobs: pd.DataFrame) -> pd.DataFrame:
     """The jobs with `budget`: "time" for those that trained for trainer.max_time, else
     "epochs"."""
-    timed = jobs["trainer.max_time"].notna() if "trainer.max_time" in jobs else False
-    return jobs.assign(budget=pd.Series("epochs", index=jobs.index).where(~timed, "time"))
+    limit = jobs.get("trainer.max_time", pd.Series(None, index=jobs.index, dtype=object))
+    return jobs.assign(budget=limit.notna().map({True: "time", False: "epochs"}))
 
 
 def batch_size_settings(jobs: pd.DataFrame) -> pd.DataFrame:

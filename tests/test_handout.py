@@ -228,3 +228,22 @@ def test_activation_claims_read_the_deepest_networks_and_the_linear_model(tmp_pa
     assert vanishing.verdict == "holds" and "6 hidden layers" in vanishing.measured
     assert relu.verdict == "holds with a caveat: only against sigmoid"  # no tanh in this sweep
     assert collapse.verdict == "holds"
+
+
+def test_batch_size_claims_compare_512_with_one_image_and_with_the_whole_split(tmp_path):
+    batch_size_sweep(tmp_path)
+    small, large = claims.batch_size_claims(load_sweep(tmp_path))
+    assert small.verdict == "holds" and "train 100x as many images a second" in small.measured
+    assert large.verdict == "holds" and "one batch of all 10,000 images +47.00" in large.measured
+
+
+def test_the_claims_table_has_a_row_per_claim_linking_its_figure_and_the_rules(tmp_path):
+    activation_sweep(tmp_path)
+    rows = claims.activation_claims(load_sweep(tmp_path), load_sweep(tmp_path)[:0])
+    table = claims.markdown(rows, {"activation.png": "docs/activation.png"})
+    lines = table.splitlines()
+    assert lines[0] == "| the handout's claim | command | measured | verdict |"
+    assert len([line for line in lines if line.startswith("| [")]) == len(rows)
+    assert "(docs/activation.png)" in lines[2] and "| **holds** |" in lines[2]
+    assert "`python -m src.train experiment=activation seed=0,1,2`" in lines[2]
+    assert table.rstrip().endswith("never on the test set.")
