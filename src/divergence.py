@@ -21,7 +21,7 @@ class DivergenceCheck(L.Callback):
     def __init__(self, record: bool = False) -> None:
         self.record = record
         self.losses: list[Tensor] = []
-        self.diverged: dict[str, float] | None = None  # the first non-finite loss: where, what
+        self.diverged: dict[str, int] | None = None  # the first non-finite loss: epoch, step
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.losses = []
@@ -53,6 +53,6 @@ class DivergenceCheck(L.Callback):
         self.diverged = {"epoch": trainer.current_epoch, "step": step}
         trainer.should_stop = True
 
-    def recorded(self) -> dict[str, dict[str, float]]:
+    def recorded(self) -> dict[str, dict[str, int]]:
         """For metrics.json: where the run diverged, if it did."""
         return {} if self.diverged is None else {"diverged": self.diverged}

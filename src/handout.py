@@ -132,15 +132,20 @@ def batch_size_runs(jobs: pd.DataFrame, budget: str) -> pd.DataFrame:
     return with_budget(jobs).merge(chosen, on=["data.batch_size", "budget", "model.lr"])
 
 
+def epoch_budget_runs(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Every run of the epoch budget, with the training images it took in a second."""
+    runs = with_budget(jobs)
+    runs = runs[runs["budget"] == "epochs"]
+    return runs.assign(images_per_second=runs["train_images"] / runs["seconds_per_epoch"])
+
+
 def batch_size_table(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per batch size: for each budget the learning rate chosen on validation and its test
     accuracy (`<budget>_` columns); the speed of an epoch (seconds, images per second) over
     every run of the epoch budget; the epochs the time budget held at its chosen rate."""
     table = batch_size_settings(jobs).set_index(["data.batch_size", "budget"]).unstack("budget")
     table.columns = [f"{budget}_{column}" for column, budget in table.columns]
-    runs = with_budget(jobs)
-    epochs = runs[runs["budget"] == "epochs"]
-    epochs = epochs.assign(images_per_second=epochs["train_images"] / epochs["seconds_per_epoch"])
+    epochs = epoch_budget_runs(jobs)
     for name, source, column in (
         ("seconds_per_epoch", epochs, "seconds_per_epoch"),
         ("images_per_second", epochs, "images_per_second"),

@@ -13,21 +13,19 @@ from src.handout import (
     budget_label,
     chosen_runs,
     diverged,
+    epoch_budget_runs,
     input_scale_table,
     with_budget,
 )
-from src.plots import log_x_axes, plain_log_y, plot_band, plot_mean_band, save_figure, seed_count
-
-
-def history_curves(members: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The runs' `column` at the end of each epoch, a column each, indexed by optimiser steps;
-    a diverged run's non-finite values left out."""
-    curves = {}
-    for i, (_, job) in enumerate(members.iterrows()):
-        history = pd.DataFrame(job["history"])
-        values = pd.to_numeric(history[column], errors="coerce")
-        curves[i] = pd.Series(values.where(values.abs() < float("inf")).to_numpy(), history["step"])
-    return pd.DataFrame(curves)
+from src.plots import (
+    epoch_curves,
+    log_x_axes,
+    plain_log_y,
+    plot_band,
+    plot_mean_band,
+    save_figure,
+    seed_count,
+)
 
 
 def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
@@ -52,7 +50,8 @@ def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
                 lr = members["model.lr"].iloc[0]
                 lost = int(diverged(members).sum())
                 label = f"{scale}, lr {lr:g}" + (f" ({lost} diverged)" if lost else "")
-                plot_mean_band(ax, history_curves(members, "train_loss"), f"C{i}", label)
+                curves = epoch_curves(members, "train_loss", by_step=True)
+                plot_mean_band(ax, curves, f"C{i}", label)
             lr_text = "lr that suits [-1, 1]" if which == "same" else "each scale's best lr"
             ax.set_title(f"{model}, {recipe}: {lr_text}", fontsize=9)
             ax.set_xscale("log")
@@ -75,11 +74,10 @@ def plot_batch_size(jobs: pd.DataFrame, path: Path) -> Path:
     """Images per second, and test accuracy after the same epochs and after the same time,
     against the batch size."""
     jobs = with_budget(jobs)
-    jobs = jobs.assign(images_per_second=jobs["train_images"] / jobs["seconds_per_epoch"])
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     speed_ax, acc_ax = fig.subplots(1, 2)
-    epochs = jobs[jobs["budget"] == "epochs"]
-    plot_band(speed_ax, epochs, "data.batch_size", "images_per_second", marker="o", color="C0")
+    speeds = epoch_budget_runs(jobs)
+    plot_band(speed_ax, speeds, "data.batch_size", "images_per_second", marker="o", color="C0")
     speed_ax.set_yscale("log")
     speed_ax.set(ylabel="training images per second (log scale)", title="Speed of an epoch")
     for i, budget in enumerate(sorted(jobs["budget"].unique())):

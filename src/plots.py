@@ -395,15 +395,16 @@ def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def epoch_curves(members: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The seeds' `column` from their histories, a column each (index: epochs completed),
-    at the epochs that recorded it."""
+def epoch_curves(members: pd.DataFrame, column: str, by_step: bool = False) -> pd.DataFrame:
+    """The seeds' `column` from their histories, a column each (index: epochs completed, or
+    with `by_step` optimiser steps), at the epochs that recorded a finite value of it."""
     curves = {}
     for seed, (_, job) in enumerate(members.iterrows()):
         history = pd.DataFrame(job["history"])
         if column in history:
-            points = history[history[column].notna()]
-            curves[seed] = pd.Series(points[column].to_numpy(), index=points["epoch"] + 1)
+            points = history[np.isfinite(history[column].astype(float))]
+            index = points["step"] if by_step else points["epoch"] + 1
+            curves[seed] = pd.Series(points[column].to_numpy(), index=index.to_numpy())
     return pd.DataFrame(curves)
 
 

@@ -388,12 +388,12 @@ def markdown(table: pd.DataFrame, sweep_dir: Path) -> str:
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
     if cured:
         lines += cure_summary(ok)
-    claims = handout_sections(ok)
-    lines += claims
+    handout_tables = handout_sections(ok)
+    lines += handout_tables
     settings = by_setting(table)
     if len(settings) and settings["seeds"].max() > 1:
         lines += seeds_section(settings, swept)
-    if cured or claims or (len(settings) and settings["seeds"].max() > 1):
+    if cured or handout_tables or (len(settings) and settings["seeds"].max() > 1):
         lines += ["", "## Every job", ""]
     lines.append(shown.to_markdown(index=False, disable_numparse=True))
     lines += pictures(ok, sweep_dir)

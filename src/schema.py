@@ -213,10 +213,8 @@ class TrainConfig:
     output_dir: str = MISSING
 
     def __post_init__(self) -> None:
-        self.test_weights, self.divergence = (
-            TestWeights(self.test_weights),
-            Divergence(self.divergence),
-        )
+        self.test_weights = TestWeights(self.test_weights)
+        self.divergence = Divergence(self.divergence)
         _require(
             self.threads is None or self.threads > 0,
             f"threads={self.threads} must be > 0, or null for torch's default",
@@ -243,8 +241,12 @@ def typed(cfg: DictConfig) -> TrainConfig:
 
 def schema_keys(section: str) -> list[str]:
     """The keys the schema declares in `section` ("", "data", "data.augment" or "model")."""
-    schemas = {"": TrainConfig, "data": DataConfig, "data.augment": AugmentConfig}
-    schema = {**schemas, "model": ModelConfig}.get(section)
+    schema = {
+        "": TrainConfig,
+        "data": DataConfig,
+        "data.augment": AugmentConfig,
+        "model": ModelConfig,
+    }.get(section)
     return [f.name for f in fields(schema)] if schema else []
 
 
