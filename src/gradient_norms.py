@@ -13,16 +13,20 @@ class GradientNorms(L.Callback):
 
     def __init__(self, epochs: int = 1) -> None:
         self.epochs = epochs
+        self.layers: list[nn.Linear] = []
         self.total: Tensor | None = None
         self.steps = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.layers = [m for m in pl_module.net.modules() if isinstance(m, nn.Linear)]
 
     def on_before_optimizer_step(
         self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
         if trainer.current_epoch >= self.epochs:
             return
-        layers = [m for m in pl_module.net.modules() if isinstance(m, nn.Linear)]
-        norms = torch.stack([torch.linalg.vector_norm(layer.weight.grad) for layer in layers])
+        grads = [layer.weight.grad for layer in self.layers]
+        norms = torch.stack([torch.linalg.vector_norm(grad) for grad in grads])
         self.total = norms if self.total is None else self.total + norms
         self.steps += 1
 
