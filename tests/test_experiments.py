@@ -21,8 +21,8 @@ EXPERIMENTS = {
     "loss": 2,
     "input_scale": 80,
     "batch_size": 36,
-    "double_descent": 12,
-    "regularization": 70,
+    "double_descent": 11,
+    "regularization": 42,
     "best_mlp": 1,
 }
 CURES = sorted(p.stem for p in (CONF / "cure").glob("*.yaml"))
@@ -76,11 +76,17 @@ def test_experiment_job_trains_and_writes_metrics(name, which, roomy_data, tmp_p
     assert metrics["steps"] == 1 and 0 <= metrics["test_acc"] <= 1
 
 
-def test_the_regularization_sweep_runs_every_cure_at_ten_of_the_double_descent_widths():
+def test_the_regularization_sweep_runs_every_cure_at_six_of_the_double_descent_widths():
     grid = jobs("regularization")
     assert {job[-1] for job in grid} == {f"+cure={cure}" for cure in CURES}
     widths = {job[0] for job in grid}
-    assert len(widths) == 10 and widths < {job[0] for job in jobs("double_descent")}
+    assert len(widths) == 6 and widths < {job[0] for job in jobs("double_descent")}
+
+
+@pytest.mark.parametrize("name", ["double_descent", "regularization"])
+def test_the_width_sweeps_start_with_their_widest_job(name):
+    widths = [int(job[0].removeprefix("model.hidden=[").rstrip("]")) for job in jobs(name)]
+    assert widths == sorted(widths, reverse=True)
 
 
 @pytest.mark.parametrize("cure", CURES)
