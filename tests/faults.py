@@ -28,6 +28,8 @@ class SignalAfterEpoch(L.Callback):
 
     def __init__(self, epoch: int, signum: str = "SIGTERM") -> None:
         self.epoch, self.signum = epoch, getattr(signal, signum)
+        if self.signum == signal.SIGINT:  # a shell's background job starts with Ctrl-C ignored
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
