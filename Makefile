@@ -4,22 +4,23 @@ PY     := $(VENV)/bin/python
 SHARED ?= ../shared/data
 ARGS   ?=
 
-.PHONY: install trackers data train sweep test bench lint tensorboard clean
+.PHONY: install trackers data train sweep test smoke bench lint tensorboard clean
 
 install: $(VENV)/.installed
 
-# The dependencies only: the code runs from this folder (python -m src.train).
-$(VENV)/.installed: pyproject.toml
+# The dependencies only, at the versions the README's numbers were measured with
+# (constraints.txt); the code runs from this folder (python -m src.train).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt '.[dev]'
 	touch $@
 
 # The optional experiment trackers (logger=mlflow|wandb|many), which the tests run too.
 trackers: $(VENV)/.trackers
 
 $(VENV)/.trackers: $(VENV)/.installed
-	$(PY) -m pip install --quiet '.[dev,trackers]'
+	$(PY) -m pip install --quiet -c constraints.txt '.[dev,trackers]'
 	touch $@
 
 # Copy the offline datasets when they exist; otherwise torchvision downloads on first run.
@@ -42,8 +43,13 @@ sweep: install data
 bench: install data
 	$(PY) -m benchmarks.bench $(ARGS)
 
-test: trackers data
+# Every test, as CI runs it: lint first, then the whole suite.
+test: trackers data lint
 	$(PY) -m pytest $(ARGS)
+
+# The edit loop's check: the fast unit tests, under a minute.
+smoke: install
+	$(PY) -m pytest -m smoke -q $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -36,13 +36,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src.compose import compose_train
-from src.console import quiet
-from src.data import MNISTDataModule
-from src.gate import gate
-from src.model import MLP
-from src.pixels import normalise
-from src.schema import TrainConfig
+from src.config.gate import gate
+from src.config.hydra import compose_train
+from src.config.schema import TrainConfig
+from src.data.datamodule import MNISTDataModule
+from src.data.pixels import normalise
+from src.model.mlp import MLP
+from src.run.console import quiet
 from src.train import build
 
 ROOT = Path(__file__).resolve().parents[1]

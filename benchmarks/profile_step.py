@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.bench import MODELS, project_config, split_tensors
-from src.classifier import Classifier
-from src.console import quiet
-from src.model import MLP
+from src.model.classifier import Classifier
+from src.model.mlp import MLP
+from src.run.console import quiet
 from src.train import build
 
 GATHER = "data: gather the batch"

@@ -6,8 +6,11 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, MissingMandatoryValue
 
-from src.checkpoint import (
-    CheckpointError,
+from src.config.trainer_arguments import check_trainer
+from src.data.datamodule import MNISTDataModule
+from src.model.classifier import Classifier
+from src.run import failures
+from src.run.checkpoint import (
     checkpoint_file,
     data_config,
     load_weights,
@@ -16,13 +19,7 @@ from src.checkpoint import (
     pixel_scale_of,
     read_checkpoint,
 )
-from src.classifier import Classifier
-from src.command_line import one_line_refusals
-from src.console import exit_now, exit_with, quiet
-from src.data import DataError, MNISTDataModule
-from src.metrics import X_AXIS
-from src.schema import ConfigError
-from src.trainer_arguments import check_trainer
+from src.run.console import exit_now, quiet
 
 USAGE = "python -m src.eval ckpt_path=outputs/<date>/<time> (a run folder, or a .ckpt file)"
 
@@ -44,7 +41,7 @@ def evaluate(ckpt_path: str, data_dir: str = "data", accelerator: str = "auto") 
     )
     datamodule = MNISTDataModule(data, seed=seed, scale=pixel_scale_of(ckpt))
     trainer.test(model, datamodule=datamodule, verbose=False)
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if k not in X_AXIS}
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
@@ -53,18 +50,15 @@ def main(cfg: DictConfig) -> None:
     try:
         ckpt_path = cfg.ckpt_path
     except MissingMandatoryValue:
-        exit_with(f"ckpt_path is missing: {USAGE}")
-    try:
-        if (found := checkpoint_file(ckpt_path)) != Path(ckpt_path):
-            print(f"testing {found}, the run folder's best weights")
-        metrics = evaluate(str(found), cfg.data_dir, cfg.accelerator)
-    except (CheckpointError, ConfigError, DataError) as e:
-        exit_with(str(e))
+        raise failures.ProjectError(f"ckpt_path is missing: {USAGE}") from None
+    if (found := checkpoint_file(ckpt_path)) != Path(ckpt_path):
+        print(f"testing {found}, the run folder's best weights")
+    metrics = evaluate(str(found), cfg.data_dir, cfg.accelerator)
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}")
     exit_now()
 
 
 if __name__ == "__main__":
-    with one_line_refusals("eval"):
+    with failures.entry_point("eval"):
         main()

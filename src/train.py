@@ -3,7 +3,6 @@
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -13,33 +12,27 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
-from src import resolvers
-from src.atomic import AtomicCheckpointIO, write_text_whole
-from src.checkpoint import CheckpointError
-from src.classifier import Classifier
-from src.command_line import one_line_refusals
-from src.console import exit_with, quiet
-from src.cuda_graphs import GraphedClassifier
-from src.data import DataError, MNISTDataModule
-from src.divergence import DivergedError, DivergenceCheck
-from src.fast_path import BlockClassifier, BlockDataModule, block_steps
-from src.folder_lock import FolderInUse, holding
-from src.gate import first_line, gate
-from src.gradient_norms import GradientNorms
-from src.history import History
-from src.metrics import figures
-from src.resume import continue_job, continues_sweeps
-from src.schema import ConfigError, Divergence, TestWeights, TrainConfig, plain, typed
-from src.tensorboard import METRICS
-from src.trackers import changed_settings, log_results, prepare_stores
+from src.callbacks import Records
+from src.callbacks.divergence import DivergenceCheck
+from src.callbacks.history import History
+from src.config.gate import gate
+from src.config.hydra import register
+from src.config.schema import ConfigError, Divergence, TestWeights, TrainConfig, plain, typed
+from src.data.datamodule import MNISTDataModule
+from src.model.classifier import Classifier
+from src.model.fast import training_loop
+from src.model.metrics import figures
+from src.run import failures
+from src.run.console import quiet
+from src.run.files import AtomicCheckpointIO, holding, write_text_whole
+from src.run.resume import continue_job, continues_sweeps
+from src.tracking.tensorboard import METRICS
+from src.tracking.trackers import changed_settings, log_results, prepare_stores
 
 log = logging.getLogger(__name__)
-resolvers.register()  # here, not in main(): a sweep's workers import this module too
-
-KNOWN_ERRORS = (CheckpointError, ConfigError, DataError, DivergedError)
+register()  # here, not in main(): a sweep's workers import this module too
 
 
 def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
@@ -48,17 +41,13 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
         torch.set_num_threads(config.threads)
     if not torch.cuda.is_available():  # else torch looks for a GPU again at every optimiser step
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    blocks = block_steps(config)
-    if blocks > 1:
-        datamodule = BlockDataModule(config.data, config.seed, blocks)
-        model = BlockClassifier(config.model, blocks)
-    else:
-        datamodule = MNISTDataModule(config.data, seed=config.seed)
-        model = (GraphedClassifier if config.cuda_graphs else Classifier)(config.model)
-    loggers = [instantiate(c) for c in config.logger.values()]
+    chosen = {name: instantiate(c) for name, c in config.callbacks.items()}
+    loop = training_loop(config, chosen)
+    log.info("%s", loop)
     divergence = DivergenceCheck(record=config.divergence is Divergence.record)
-    callbacks = [History(), divergence, *(instantiate(c) for c in config.callbacks.values())]
+    L.seed_everything(config.seed, workers=True, verbose=False)  # the model's initial weights
+    datamodule, model, callbacks = loop.build(config, [History(), divergence, *chosen.values()])
+    loggers = [instantiate(c) for c in config.logger.values()]
     # Checkpoints written whole, unless the config chose its own plugins (Lightning's meaning).
     plugins = {} if "plugins" in config.trainer else {"plugins": [AtomicCheckpointIO()]}
     trainer = L.Trainer(**config.trainer, **plugins, logger=loggers, callbacks=callbacks)
@@ -87,6 +76,7 @@ def train(config: TrainConfig) -> float | None:
         record = {
             "config": {
                 "seed": config.seed,
+                "experiment": experiment(),
                 "data": plain(config.data),
                 "model": plain(config.model),
                 "test_weights": config.test_weights.value,
@@ -95,7 +85,7 @@ def train(config: TrainConfig) -> float | None:
             "train_images": len(datamodule.train.pixels),
             "tested_weights": weights or "last",
             **results,
-            **recorded(trainer),
+            **measured(trainer),
             "history": history.history,
         }
         metrics_file = Path(config.output_dir, "metrics.json")
@@ -108,11 +98,18 @@ def train(config: TrainConfig) -> float | None:
     return None if monitored is None else float(monitored)
 
 
-def recorded(trainer: L.Trainer) -> dict:
-    """What the run's measuring callbacks add to metrics.json: where it diverged (with
-    divergence=record), its gradient norms (callbacks.gradient_norms)."""
-    measuring = [c for c in trainer.callbacks if isinstance(c, (DivergenceCheck, GradientNorms))]
-    return {key: value for c in measuring for key, value in c.recorded().items()}
+def measured(trainer: L.Trainer) -> dict:
+    """What the run's measuring callbacks add to metrics.json (src/callbacks/__init__.py)."""
+    return {
+        k: v for c in trainer.callbacks if isinstance(c, Records) for k, v in c.recorded().items()
+    }
+
+
+def experiment() -> str | None:
+    """The conf/experiment/ file the run was composed with: how the report picks its tables."""
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get("experiment")
 
 
 def tested_weights(config: TrainConfig, trainer: L.Trainer) -> str | None:
@@ -128,68 +125,37 @@ def tested_weights(config: TrainConfig, trainer: L.Trainer) -> str | None:
     return best
 
 
-def resume_hint(config: TrainConfig) -> str:
+def resume_hint(cfg: DictConfig) -> str:
     """The command that continues this run, or why there is nothing to continue."""
-    last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
+    last = Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return "no epoch finished, so there is no checkpoint to resume from"
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     return "resume with: python -m src.train " + " ".join([*overrides, f"ckpt_path={last}"])
 
 
-def known_message(e: Exception) -> str | None:
-    """One line for a failure with a known cause and fix, None for a bug (show the traceback)."""
-    if isinstance(e, KNOWN_ERRORS):
-        return str(e)
-    if isinstance(e, MisconfigurationException):  # a setting Lightning refused once it ran
-        return f"lightning: {first_line(e)}"
-    if isinstance(e, torch.OutOfMemoryError):
-        return "out of GPU memory: try a smaller data.batch_size, or data.on_device=false"
-    if isinstance(e, OSError) and e.strerror:
-        return f"cannot write {e.filename or 'a file'}: {e.strerror}"
-    return None
+def sweep_job(cfg: DictConfig) -> float | None:
+    """A sweep's job, continuing what an earlier attempt left in its folder (a rerun of the
+    sweep, or a requeued Slurm task); gated here, as each job's config is its own."""
+    if continues_sweeps():
+        attempt = continue_job(cfg)
+        if attempt.metrics is not None:
+            return attempt.monitored(cfg.monitor)
+    return train(gate(cfg))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     quiet()
-    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
-    if sweep:
-        try:
-            with holding(Path(cfg.output_dir), "hydra.sweep.dir"):  # a Slurm task holds its own
-                return run_job(cfg, sweep)
-        except FolderInUse as e:
-            log.error("job not run: %s", e)  # its folder and error.txt are another process's
-            raise
-    return run_job(cfg, sweep)
-
-
-def run_job(cfg: DictConfig, sweep: bool) -> float | None:
-    """Train (a sweep's job continuing what an earlier attempt left), or say why not."""
-    config = None
-    try:
-        if sweep and continues_sweeps():  # a rerun in the sweep's folder, or a requeued task
-            attempt = continue_job(cfg)
-            if attempt.metrics is not None:
-                return attempt.monitored(cfg.monitor)
-        # A single run was gated before its folder existed (TrainLifecycle); a sweep's job here.
-        config = gate(cfg) if sweep else typed(cfg)
-        return train(config)
-    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C and SIGTERM into SystemExit
-        hint = resume_hint(config) if config is not None else "before training started"
-        sys.exit(f"interrupted: {hint}")
-    except Exception as e:
-        message = known_message(e)
-        if not sweep:
-            if message is None:
-                raise  # a bug: Hydra prints the traceback and exits 1
-            exit_with(message)
-        # In a sweep, one bad job must not stop the others: record it and go on.
-        log.error("job failed: %s", message or f"{type(e).__name__}: {e}", exc_info=not message)
-        Path(cfg.output_dir, "error.txt").write_text((message or f"{type(e).__name__}: {e}") + "\n")
-        return None  # no value: the Optuna sweeper records a failed trial and goes on
+    folder = Path(cfg.output_dir)
+    if (
+        HydraConfig.get().mode != RunMode.MULTIRUN
+    ):  # gated before its folder existed (TrainLifecycle)
+        return failures.run_job(lambda: train(typed(cfg)), folder, False, lambda: resume_hint(cfg))
+    with holding(folder, "hydra.sweep.dir"):  # a Slurm task holds its own
+        return failures.run_job(lambda: sweep_job(cfg), folder, True, lambda: resume_hint(cfg))
 
 
 if __name__ == "__main__":
-    with one_line_refusals("train"):
+    with failures.entry_point("train"):
         main()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from src.compose import compose_train
-from src.console import WARNINGS
-from src.gate import gate
-from src.schema import ModelConfig, TrainConfig, typed
+from src.config.gate import gate
+from src.config.hydra import compose_train
+from src.config.schema import ModelConfig, TrainConfig, typed
+from src.run.console import WARNINGS
 
 
 def pytest_configure(config: pytest.Config) -> None:

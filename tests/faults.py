@@ -128,7 +128,7 @@ def main() -> None:
     owner_name, _, attribute = target.rpartition(".")
     try:
         owner = importlib.import_module(owner_name)
-    except ModuleNotFoundError:  # a class: src.classifier.Classifier.test_step
+    except ModuleNotFoundError:  # a class: src.model.classifier.Classifier.test_step
         module_name, _, class_name = owner_name.rpartition(".")
         owner = getattr(importlib.import_module(module_name), class_name)
 

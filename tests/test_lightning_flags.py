@@ -16,9 +16,9 @@ from lightning.pytorch.callbacks import StochasticWeightAveraging
 from lightning.pytorch.tuner import Tuner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from src.compose import compose_train
-from src.gate import check_cuda_graphs
-from src.schema import ConfigError, typed
+from src.config.gate import check_cuda_graphs
+from src.config.hydra import compose_train
+from src.config.schema import ConfigError, typed
 from src.train import build, train
 from tests.conftest import tiny_config
 

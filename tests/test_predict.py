@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 from torchvision import datasets
 
-from src.checkpoint import CheckpointError, checkpoint_file, load_network
-from src.classifier import Classifier
-from src.pixels import normalise
-from src.predict import ROWS_SHOWN, ImageError, label_from_name, predict, prepare, report
+from src.data.images import ImageError, prepare
+from src.data.pixels import normalise
+from src.model.classifier import Classifier
+from src.predict import ROWS_SHOWN, label_from_name, predict, report
+from src.run.checkpoint import CheckpointError, checkpoint_file, load_network
 from tests.conftest import one_error_line, run_module
 
 LEVEL = 2 / 255  # one grey level after normalisation

@@ -1,99 +1,213 @@
-"""Integration: the real MNIST through the real entry points, as a user runs them."""
+"""Training on tiny data, in-process: what a run writes, exact resume, divergence, checkpoints."""
 
 import json
-from pathlib import Path
+import math
 
 import pytest
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-from tensorboard.plugins.hparams import plugin_data_pb2
+import torch
 
-from src.tensorboard import METRICS, tensorboard_tag
-from tests.conftest import run_module
+from src.callbacks.divergence import DivergedError
+from src.config.schema import ConfigError
+from src.run.checkpoint import CheckpointError
+from src.train import train
+from tests.conftest import stable, tiny_config
+from tests.faults import InjectedFault, inject
 
-pytestmark = pytest.mark.slow
-
-
-def tensorboard_summaries(run: Path) -> dict:
-    """tag -> last summary value, over the event files of one TensorBoard run folder."""
-    files = sorted(run.glob("events.out.tfevents.*"))
-    return {
-        v.tag: v for f in files for e in EventFileLoader(str(f)).Load() for v in e.summary.value
-    }
+SMALL = ["model=mlp2", "model.hidden=[32]", "data.batch_size=16", "trainer.max_epochs=4"]
 
 
-def hparams_of(summaries: dict) -> dict:
-    """The settings a run shows in TensorBoard's HPARAMS tab, after checking its metrics."""
-    plugin = summaries["_hparams_/experiment"].metadata.plugin_data.content
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin).experiment
-    assert [m.name.tag for m in experiment.metric_infos] == [tensorboard_tag(m) for m in METRICS]
-    assert all(info.differs for info in experiment.hparam_infos)
-    plugin = summaries["_hparams_/session_start_info"].metadata.plugin_data.content
-    start = plugin_data_pb2.HParamsPluginData.FromString(plugin).session_start_info
-    values = {k: v.string_value for k, v in start.hparams.items()}
-    assert start.hparams.pop("parameters").number_value > 0
-    return {k: v for k, v in values.items() if k != "parameters"}
-
-
-def train_run(out, *overrides):
-    run_module("src.train", f"hydra.run.dir={out}", *overrides)
+def run(tiny_data, out, *overrides) -> dict:
+    train(tiny_config(tiny_data, out, *SMALL, *overrides))
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def mlp3_run(tmp_path_factory, mnist_dir):
-    out = tmp_path_factory.mktemp("mlp3")
-    return out, train_run(out, "model=mlp3", "trainer.max_epochs=5", f"data.data_dir={mnist_dir}")
+def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
+    metrics = run(tiny_data, tmp_path)
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1, 2, 3]
+    assert metrics["epochs"] == 4 and metrics["steps"] == 4 * 7  # 100 images in batches of 16
+    assert metrics["config"]["model"]["hidden"] == [32] and metrics["train_images"] == 100
+    for key in ("train_acc", "val_acc", "test_acc", "train_set_acc", "val_best_acc"):
+        assert 0 <= metrics[key] <= 1
+    assert "train_set_acc_corrupted" not in metrics  # no label noise
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best.ckpt",
+        "last.ckpt",
+    ]
 
 
-def test_mlp3_short_run_beats_threshold(mlp3_run):
-    out, metrics = mlp3_run
-    assert metrics["parameters"] == 235_146
-    assert metrics["epochs"] == 5
-    assert metrics["test_acc"] >= 0.965
-    assert (out / "checkpoints" / "best.ckpt").is_file()
-    assert (out / "checkpoints" / "last.ckpt").is_file()
-    summaries = tensorboard_summaries(out / "model=mlp3 trainer.max_epochs=5")
-    assert {"acc/train", "acc/val", "acc/val_best", "test/acc", "train_set/acc"} <= set(summaries)
-    assert not {"test_acc", "val/acc", "hp_metric"} & set(summaries)  # each metric once
-    assert hparams_of(summaries) == {"model": "mlp3", "trainer.max_epochs": "5"}
+def test_the_history_holds_validation_figures_only_for_the_epochs_that_validated(
+    tiny_data, tmp_path
+):
+    metrics = run(tiny_data, tmp_path, "trainer.check_val_every_n_epoch=2")
+    validated = [h["epoch"] for h in metrics["history"] if "val_acc" in h]
+    assert validated == [1, 3]
+    assert all("train_acc" in h for h in metrics["history"])
 
 
-def test_linear_short_run_beats_threshold(tmp_path, mnist_dir):
-    metrics = train_run(
-        tmp_path, "model=linear", "trainer.max_epochs=2", f"data.data_dir={mnist_dir}"
-    )
-    assert metrics["parameters"] == 7_850
-    assert metrics["test_acc"] >= 0.89
+def test_validation_and_the_training_split_are_measured_with_the_tested_weights(
+    tiny_data, tmp_path
+):
+    """val_acc is the best epoch's with test_weights=best, so the gap compares one set of
+    weights; the history keeps each epoch's own figures."""
+    metrics = run(tiny_data, tmp_path, "trainer.max_epochs=6")
+    history = metrics["history"]
+    best = max(history, key=lambda h: h["val_acc"])
+    assert best["epoch"] != history[-1]["epoch"], "the test needs a best epoch before the last"
+    assert metrics["val_acc"] == pytest.approx(best["val_acc"]) == metrics["val_best_acc"]
+    assert metrics["val_loss"] == pytest.approx(best["val_loss"])
+    last = run(tiny_data, tmp_path / "last", "trainer.max_epochs=6", "test_weights=last")
+    assert last["val_acc"] == pytest.approx(last["history"][-1]["val_acc"])
 
 
-@pytest.mark.parametrize("given", ["checkpoint", "run folder"])
-def test_eval_reproduces_the_runs_accuracies(mlp3_run, mnist_dir, given):
-    out, metrics = mlp3_run
-    ckpt = out / "checkpoints" / "best.ckpt" if given == "checkpoint" else out
-    result = run_module("src.eval", f"ckpt_path={ckpt}", f"data_dir={mnist_dir}")
-    printed = dict(line.split(": ") for line in result.stdout.splitlines() if ": " in line)
-    assert float(printed["test/acc"]) == pytest.approx(metrics["test_acc"], abs=1e-4)
-    assert float(printed["val/acc"]) == pytest.approx(metrics["val_acc"], abs=1e-4)
-    assert "Warning" not in result.stderr and "You called" not in result.stderr
-    if given == "run folder":
-        assert result.stdout.startswith(f"testing {out / 'checkpoints' / 'best.ckpt'}")
+def test_same_seed_gives_identical_metrics(tiny_data, tmp_path):
+    assert stable(run(tiny_data, tmp_path / "a")) == stable(run(tiny_data, tmp_path / "b"))
 
 
-def test_two_job_multirun_writes_two_metrics(tmp_path, mnist_dir):
-    run_module(
-        "src.train",
-        "-m",
-        "model=linear,mlp2",
-        "trainer.max_epochs=1",
-        "data.train_size=2000",
-        f"data.data_dir={mnist_dir}",
-        f"hydra.sweep.dir={tmp_path}",
-    )
-    jobs = sorted(tmp_path.glob("*/metrics.json"))
-    assert len(jobs) == 2
-    hidden = [json.loads(p.read_text())["config"]["model"]["hidden"] for p in jobs]
-    assert sorted(hidden) == [[], [256]]
-    # In TensorBoard each job is named by its overrides and shows only what the sweep varied.
-    for job, model in (("00", "linear"), ("01", "mlp2")):
-        label = f"data.train_size=2000 model={model} trainer.max_epochs=1"
-        assert hparams_of(tensorboard_summaries(tmp_path / job / label)) == {"model": model}
+def test_a_run_cut_short_resumes_to_identical_metrics(tiny_data, tmp_path):
+    whole = run(tiny_data, tmp_path / "whole")
+    cut = tmp_path / "cut"
+    with pytest.raises(InjectedFault):
+        run(tiny_data, cut, *inject("FailAt", where="callback", epoch=2))
+    last = cut / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1
+    assert not (cut / "metrics.json").exists()
+    resumed = run(tiny_data, cut, f"ckpt_path={last}")
+    assert stable(resumed) == stable(whole)
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2, 3]
+
+
+def test_a_run_without_schedule_continues_to_more_epochs_as_if_never_stopped(tiny_data, tmp_path):
+    flat = ["model.scheduler=none"]
+    whole = run(tiny_data, tmp_path / "whole", *flat, "trainer.max_epochs=4")
+    run(tiny_data, tmp_path / "short", *flat, "trainer.max_epochs=2")
+    last = tmp_path / "short" / "checkpoints" / "last.ckpt"
+    longer = run(tiny_data, tmp_path / "short", *flat, "trainer.max_epochs=4", f"ckpt_path={last}")
+    assert stable(longer) == stable(whole)
+
+
+def test_a_one_cycle_run_is_not_stretched_to_more_epochs(tiny_data, tmp_path):
+    run(tiny_data, tmp_path, "trainer.max_epochs=2")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match="one-cycle schedule of 14 steps, which cannot stretch"):
+        tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=4", f"ckpt_path={last}")
+    tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=2", f"ckpt_path={last}")
+
+
+def test_a_resumed_run_that_outgrows_its_one_cycle_schedule_stops_saying_why(tiny_data, tmp_path):
+    """With limit_train_batches the gate cannot count the steps ahead: the schedule says it."""
+    limited = ["trainer.limit_train_batches=3"]
+    run(tiny_data, tmp_path, *limited, "trainer.max_epochs=2")
+    last = f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"
+    with pytest.raises(ConfigError, match="the one-cycle schedule ran out of steps"):
+        train(tiny_config(tiny_data, tmp_path, *SMALL, *limited, "trainer.max_epochs=3", last))
+
+
+def test_a_checkpoint_from_before_the_metrics_moved_into_the_model_is_not_resumed(
+    tiny_data, tmp_path
+):
+    run(tiny_data, tmp_path, "trainer.max_epochs=1")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    del ckpt["state_dict"]["val_best_acc.max_value"]  # MaxMetric's state: what it lacked
+    old = tmp_path / "old.ckpt"
+    torch.save(ckpt, old)
+    with pytest.raises(CheckpointError, match="written before the metrics moved into the model"):
+        tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=1", f"ckpt_path={old}")
+    tiny_config(tiny_data, tmp_path, *SMALL, "trainer.max_epochs=1", f"ckpt_path={last}")
+
+
+def test_resuming_needs_the_last_checkpoint_of_the_same_model(tiny_data, tmp_path):
+    run(tiny_data, tmp_path, "trainer.max_epochs=1")
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(CheckpointError, match="resume with the same model settings"):
+        tiny_config(
+            tiny_data, tmp_path, *SMALL, "model.hidden=[8]", f"ckpt_path={checkpoints}/last.ckpt"
+        )
+    with pytest.raises(CheckpointError, match="resume from last.ckpt beside it"):
+        tiny_config(tiny_data, tmp_path, *SMALL, f"ckpt_path={checkpoints}/best.ckpt")
+
+
+def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
+    with pytest.raises(DivergedError, match=r"diverged at epoch 2, step 14: loss is nan"):
+        run(tiny_data, tmp_path, *inject("PoisonWeightsAtEpoch", epoch=2))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
+
+
+def test_with_divergence_record_a_diverged_run_ends_there_and_says_where(tiny_data, tmp_path):
+    poisoned = inject("PoisonWeightsAtEpoch", epoch=2)
+    metrics = run(tiny_data, tmp_path, "divergence=record", "test_weights=last", *poisoned)
+    assert metrics["diverged"] == {"epoch": 2, "step": 14}
+    assert metrics["epochs"] == 3  # the epoch it diverged in ends, and training with it
+    assert math.isnan(metrics["history"][-1]["train_loss"])
+
+
+def test_a_run_that_does_not_diverge_records_nothing_of_it(tiny_data, tmp_path):
+    assert "diverged" not in run(tiny_data, tmp_path, "divergence=record")
+
+
+def test_gradient_norms_are_recorded_per_layer_only_when_asked_for(tiny_data, tmp_path):
+    asked = "+callbacks.gradient_norms._target_=src.callbacks.gradient_norms.GradientNorms"
+    metrics = run(tiny_data, tmp_path, "model.hidden=[32,16]", asked)
+    assert len(metrics["gradient_norms"]) == 3 and all(n > 0 for n in metrics["gradient_norms"])
+    assert "gradient_norms" not in run(tiny_data, tmp_path / "not", "model.hidden=[32,16]")
+
+
+def test_last_checkpoint_follows_every_epoch_and_best_holds_weights(tiny_data, tmp_path):
+    # "Best" = lowest epoch, so it never improves after epoch 0 and last.ckpt must not wait on it.
+    never_better = ["callbacks.best_checkpoint.monitor=epoch", "callbacks.best_checkpoint.mode=min"]
+    run(tiny_data, tmp_path, *never_better, "trainer.max_epochs=3")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
+    assert "optimizer_states" in last and "optimizer_states" not in best
+
+
+def test_label_noise_is_measured_on_clean_and_corrupted_images_apart(tiny_data, tmp_path):
+    metrics = run(tiny_data, tmp_path, "data.label_noise=0.3", "test_weights=last")
+    clean, corrupted = metrics["train_set_acc_clean"], metrics["train_set_acc_corrupted"]
+    assert metrics["train_set_acc"] == pytest.approx(0.7 * clean + 0.3 * corrupted)
+    assert metrics["tested_weights"] == "last"
+
+
+@pytest.mark.parametrize("block_steps", [20, 1])
+def test_every_epoch_records_how_much_of_the_clean_and_of_the_wrong_labels_it_fits(
+    tiny_data, tmp_path, block_steps
+):
+    """The training batches' running accuracy, apart on the two: where memorising starts."""
+    overrides = ["data.label_noise=0.3", "trainer.max_epochs=3", f"block_steps={block_steps}"]
+    history = run(tiny_data, tmp_path, *overrides)["history"]
+    assert len(history) == 3
+    for epoch in history:
+        mixed = 0.7 * epoch["train_acc_clean"] + 0.3 * epoch["train_acc_corrupted"]
+        assert epoch["train_acc"] == pytest.approx(mixed)
+
+
+def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):
+    never = ["trainer.max_epochs=1", "+trainer.limit_val_batches=0"]
+    with pytest.raises(ConfigError, match="limit_val_batches=0 never validates"):
+        run(tiny_data, tmp_path, *never)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trainer.max_epochs=-1", "trainer.max_steps=5"],
+        ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=3"],
+        ["trainer.max_epochs=-1", "trainer.max_steps=3", "trainer.accumulate_grad_batches=2"],
+    ],
+    ids=["max_steps within the first epoch", "fewer epochs than the interval", "accumulated"],
+)
+def test_a_run_that_ends_before_its_first_validation_is_refused_with_best_weights(
+    tiny_data, tmp_path, overrides
+):
+    with pytest.raises(ConfigError, match="before the first validation"):
+        tiny_config(tiny_data, tmp_path, *SMALL, *overrides)
+    tiny_config(tiny_data, tmp_path, *SMALL, *overrides, "test_weights=last")
+
+
+def test_validating_within_the_steps_lets_the_best_weights_be_tested(tiny_data, tmp_path):
+    sooner = ["trainer.max_epochs=-1", "trainer.max_steps=5", "trainer.val_check_interval=0.5"]
+    metrics = run(tiny_data, tmp_path, *sooner)
+    assert metrics["steps"] == 5 and metrics["tested_weights"].endswith("best.ckpt")

@@ -1,0 +1,191 @@
+"""Pictures of what a model learned, drawn after testing: weights as images, the confusion
+matrix, and the test digits it got most confidently wrong. Saved as PNGs in the run folder
+and shown by the trackers that show images (TensorBoard, W&B; MLflow keeps the files). Drawn
+with Pillow, pixel by pixel, as every run draws them: matplotlib's layout costs far more than
+the pictures are worth."""
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from matplotlib import colormaps
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor, nn
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from src.config.schema import CLASSES
+from src.data.augment import distort
+from src.data.datamodule import TensorBatches
+from src.data.pixels import normalise
+from src.tracking.trackers import log_pictures
+
+SIDE = 28
+ZOOM = 4  # screen pixels per image pixel
+TILE = SIDE * ZOOM
+GAP, LABEL, TITLE = 10, 20, 34  # pixels between tiles, above each tile, above the picture
+CELL = 44  # a confusion-matrix cell
+UNITS_SHOWN = 36  # first-layer units drawn for an MLP
+MISTAKES_SHOWN = 24
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+@dataclass
+class Picture:
+    """A drawn picture, with the texts written on it (what the tests read)."""
+
+    title: str
+    labels: list[str]
+    pixels: np.ndarray  # [H, W, 3] uint8
+
+
+@cache
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def coloured(values: np.ndarray, colormap: str) -> np.ndarray:
+    """Values in [0, 1] as RGB uint8 through a matplotlib colour map."""
+    return (colormaps[colormap](values)[..., :3] * 255).astype(np.uint8)
+
+
+def write(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    anchor: str,
+    size: int = 13,
+    fill: tuple[int, int, int] = BLACK,
+) -> None:
+    """Text at xy; `anchor` is Pillow's two letters (e.g. "mm": centred both ways)."""
+    draw.text(xy, text, fill=fill, font=font(size), anchor=anchor)
+
+
+def canvas(width: int, height: int, title: str) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A white picture with its title centred at the top."""
+    image = Image.new("RGB", (width, height), WHITE)
+    draw = ImageDraw.Draw(image)
+    write(draw, (width / 2, TITLE / 2), title, "mm", size=15)
+    return image, draw
+
+
+def tiled(images: Tensor, labels: list[str], cols: int, title: str, colormap: str) -> Picture:
+    """28x28 images with values in [-1, 1] tiled `cols` to a row, each labelled above."""
+    rows = math.ceil(len(images) / cols)
+    width = max(cols * (TILE + GAP) + GAP, 560)
+    image, draw = canvas(width, TITLE + rows * (LABEL + TILE + GAP), title)
+    left_margin = (width - cols * (TILE + GAP) + GAP) // 2
+    tiles = coloured(((images.float().reshape(-1, SIDE, SIDE) + 1) / 2).numpy(), colormap)
+    for i, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        row, col = divmod(i, cols)
+        left, top = left_margin + col * (TILE + GAP), TITLE + row * (LABEL + TILE + GAP) + LABEL
+        image.paste(Image.fromarray(tile).resize((TILE, TILE), Image.NEAREST), (left, top))
+        write(draw, (left + TILE / 2, top - 4), label, "md", size=12)
+    return Picture(title, labels, np.asarray(image))
+
+
+def weight_images(network: nn.Sequential) -> Picture:
+    """The first layer's weights, one 28x28 image per output: for the linear model the ten
+    columns of W, the templates each digit is scored against; for an MLP its first units."""
+    weight = network[0].weight.detach().cpu()  # [outputs, 784]
+    linear = len(network) == 1
+    shown = weight if linear else weight[:UNITS_SHOWN]
+    # Each image on its own symmetric scale, so red > 0 > blue whatever its magnitude.
+    shown = shown / shown.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+    labels = [f"digit {i}" if linear else f"unit {i}" for i in range(len(shown))]
+    title = (
+        "W of Y = X @ W + b, one column per digit (red: ink there raises the score)"
+        if linear
+        else f"First-layer weights of {len(shown)} of {len(weight)} hidden units (red > 0 > blue)"
+    )
+    return tiled(shown, labels, 5 if linear else 9, title, "RdBu_r")
+
+
+def confusion_figure(preds: Tensor, targets: Tensor) -> Picture:
+    """How often each true digit (rows) was predicted as each digit (columns)."""
+    # The functional form: no syncing across DDP ranks, as only rank 0 draws.
+    counts = multiclass_confusion_matrix(preds, targets, num_classes=CLASSES).numpy()
+    accuracy = float((preds == targets).float().mean())
+    title = f"Test confusion matrix: {accuracy:.2%} on the diagonal"
+    side = (CLASSES + 1) * CELL
+    image, draw = canvas(side + 2 * CELL, TITLE + LABEL + side, title)
+    left, top = 2 * CELL, TITLE + LABEL + CELL  # the first cell's corner
+    shade = coloured(np.log1p(counts) / max(np.log1p(counts).max(), 1.0), "Blues")
+    labels = []
+    for (true, said), n in np.ndenumerate(counts):
+        x, y = left + said * CELL, top + true * CELL
+        draw.rectangle((x, y, x + CELL - 1, y + CELL - 1), fill=tuple(shade[true, said]))
+        colour = WHITE if true == said else BLACK
+        write(draw, (x + CELL / 2, y + CELL / 2), str(n), "mm", fill=colour)
+        labels.append(str(n))
+    for digit in range(CLASSES):
+        centre = digit * CELL + CELL / 2
+        write(draw, (left + centre, top - 8), str(digit), "md")
+        write(draw, (left - 10, top + centre), str(digit), "rm")
+    write(draw, (left + 5 * CELL, TITLE + 4), "predicted digit", "mt")
+    write(draw, (left - 10, top - 8), "true digit", "rd")
+    return Picture(title, labels, np.asarray(image))
+
+
+def mistakes_figure(pixels: Tensor, probabilities: Tensor, targets: Tensor) -> Picture:
+    """The test digits (uint8 pixels) predicted wrongly with the highest confidence."""
+    confidence, preds = probabilities.max(dim=1)
+    wrong = (preds != targets).nonzero().squeeze(1)
+    worst = wrong[confidence[wrong].argsort(descending=True)[:MISTAKES_SHOWN]]
+    labels = [
+        f"says {int(preds[i])} ({float(confidence[i]):.0%}), is {int(targets[i])}" for i in worst
+    ]
+    title = f"The {len(worst)} most confident mistakes of {len(wrong)} on the test set"
+    images = normalise(pixels[worst.to(pixels.device)]).cpu()
+    return tiled(images, labels, 8, title, "gray")
+
+
+def augmented_figure(batches: TensorBatches, seed: int, digits: int = 8, draws: int = 3) -> Picture:
+    """The first training digits, each followed by `draws` of its random distortions."""
+    x = normalise(batches.pixels[:digits])
+    generator = torch.Generator(x.device).manual_seed(seed)
+    moved = torch.stack([distort(x, batches.augment, generator) for _ in range(draws)], 1)
+    images = torch.cat([x.unsqueeze(1), moved], 1).flatten(0, 1).cpu()
+    labels = [
+        f"{int(y)}" if i == 0 else "distorted" for y in batches.y[:digits] for i in range(draws + 1)
+    ]
+    title = f"{digits} training digits, each then {draws} of its distortions (data.augment)"
+    return tiled(images, labels, 2 * (draws + 1), title, "gray")
+
+
+class Pictures(L.Callback):
+    """After testing, draws the tested model's weights, confusion matrix and worst mistakes
+    (and, when training images are distorted, a sample of them) into <run>/pictures/ and the
+    trackers that show images."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    @torch.inference_mode()
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.datamodule is None:
+            return
+        shard = trainer.datamodule.test_dataloader()[0]
+        # All of it, under DDP too, mapped as the model was trained.
+        batches = TensorBatches(shard.pixels, shard.y, shard.batch_size, scale=shard.scale)
+        precision = trainer.precision_plugin  # the model may be float64, or run under autocast
+        with precision.forward_context():
+            logits = [pl_module(precision.convert_input(x)).float().cpu() for x, _ in batches]
+        probabilities = torch.cat(logits).softmax(dim=1)
+        targets = batches.y.cpu()
+        pictures = {
+            "weights": weight_images(pl_module.net),
+            "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
+            "mistakes": mistakes_figure(batches.pixels, probabilities, targets),
+        }
+        training = trainer.datamodule.train
+        if training.augment is not None:
+            pictures["augmented"] = augmented_figure(training, training.seed)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, picture in pictures.items():
+            Image.fromarray(picture.pixels).save(self.folder / f"{name}.png")
+        drawn = {name: picture.pixels for name, picture in pictures.items()}
+        log_pictures(trainer.loggers, drawn, trainer.global_step)

@@ -1,0 +1,1 @@
+"""The training config: its typed schema, the gate that checks it, and Hydra around it."""

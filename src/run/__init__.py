@@ -1,0 +1,1 @@
+"""A run's life: its folder and files, checkpoints, failures, and a sweep continued."""

@@ -1,0 +1,1 @@
+"""The study, torch-free: a sweep as a table, its statistics, figures, report and claims."""

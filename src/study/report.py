@@ -1,0 +1,233 @@
+"""A sweep's report: summary.csv (every job, every column), summary_by_setting.csv (the jobs
+that differ only in their seed as one row: seeds, and each result's mean, std and 95%
+interval), summary.md (the settings that vary and the results, as tables) and the figures:
+each setting's loss by epoch for every sweep (curves.png), and what the experiment's own module
+adds (src/study/experiments/). No torch here."""
+
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from src.study import experiments
+from src.study.figures import plot_curves
+from src.study.stats import percent
+from src.study.table import (
+    by_setting,
+    load_sweep,
+    setting_columns,
+    sweep_command,
+    varying,
+)
+
+# Settings that say where and how data is kept, not what was trained.
+PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
+
+WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
+
+RESULTS = {
+    "parameters": "params",
+    "train_set_acc": "train acc %",
+    "val_acc": "val acc %",
+    "test_acc": "test acc %",
+    "val_best_acc": "best val %",
+    "gap": "gap (pts)",
+    "train_set_acc_clean": "train acc, clean labels %",
+    "train_set_acc_corrupted": "train acc, wrong labels %",
+    "train_set_loss": "train loss",
+    "val_loss": "val loss",
+    "test_loss": "test loss",
+    "epochs": "epochs",
+    "seconds_per_epoch": "s/epoch",
+    "fit_seconds": "fit s",
+}
+
+
+def formatted(column: str, value: object) -> str:
+    """A value as the markdown table shows it: accuracies and gap in percent."""
+    if column == "data.train_size" and (value is None or pd.isna(value)):
+        return "all"
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer() and column.endswith(WHOLE):
+        value = int(value)  # a whole number beside a missing one, which made it a float
+    if column.endswith(("_acc", "_acc_clean", "_acc_corrupted")) or column == "gap":
+        return f"{100 * value:.2f}"
+    if column.endswith("_loss"):
+        return f"{value:#.4g}"  # trailing zeros kept: a column of four digits each
+    if column in ("parameters", "epochs"):
+        return f"{int(value):,}"
+    if column in ("seconds_per_epoch", "fit_seconds"):
+        return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+    if isinstance(value, tuple):
+        return str(list(value))
+    return str(value)
+
+
+def swept_settings(table: pd.DataFrame) -> list[str]:
+    """The settings whose values differ between the finished jobs."""
+    return [c for c in varying(table, setting_columns(table)) if c not in PLUMBING]
+
+
+def shared_settings(table: pd.DataFrame) -> list[str]:
+    """`key value` for each setting every finished job shares."""
+    ok = table[table["status"] == "ok"]
+    shared = []
+    for column in setting_columns(table):
+        values = ok[column]
+        if column in PLUMBING or values.isna().all() or values.dropna().astype(str).nunique() > 1:
+            continue
+        note = " (where it applies)" if values.isna().any() else ""
+        shared.append(f"{column} {formatted(column, values.dropna().iloc[0])}{note}")
+    return shared
+
+
+# The results summary.md shows over seeds, and their headers.
+OVER_SEEDS = {
+    "test_acc": "test acc %",
+    "train_set_acc": "train acc %",
+    "val_acc": "val acc %",
+    "gap": "gap (pts)",
+    "train_set_acc_clean": "train acc, clean labels %",
+    "train_set_acc_corrupted": "train acc, wrong labels %",
+}
+
+
+def seeds_section(settings: pd.DataFrame, swept: list[str]) -> list[str]:
+    """A table of each setting's seeds and results as mean ± 95% half-width."""
+    columns = ["model", *[c for c in swept if c not in ("seed", "model.hidden")]]
+    shown = {RESULTS.get(c, c): [formatted(c, v) for v in settings[c]] for c in columns}
+    shown["seeds"] = settings["seeds"].astype(int).astype(str)
+    for column, header in OVER_SEEDS.items():
+        if f"{column}_mean" in settings and settings[f"{column}_mean"].notna().any():
+            shown[header] = [
+                percent(m, c)
+                for m, c in zip(settings[f"{column}_mean"], settings[f"{column}_ci95"], strict=True)
+            ]
+    lines = [
+        "",
+        "## Over seeds",
+        "",
+        "Each setting's finished seeds: mean ± half-width of the 95% t-interval of the mean "
+        "(no interval with one seed). The seed moves the initial weights and the order of the "
+        "batches; the validation split and the wrong labels stay those of data.split_seed.",
+        "",
+        pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
+    ]
+    return lines
+
+
+def markdown(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) -> str:
+    """A readable summary: settings shared by every finished job above the sections of the
+    experiments `reporting` it, the table over seeds and a table of every job."""
+    ok = table[table["status"] == "ok"]
+    lines = [
+        f"# Sweep {sweep_dir}",
+        "",
+        f"{len(table)} jobs: {len(ok)} ok, {len(table) - len(ok)} failed.",
+    ]
+    if command := sweep_command(sweep_dir):
+        lines.append(f"Overrides: `{command}`.")
+    if len(ok) and (shared := shared_settings(table)):
+        lines.append("Every job: " + ", ".join(shared) + ".")
+    swept = swept_settings(table)
+    if len(ok):
+        best = ok.loc[ok["val_acc"].idxmax()]
+        which = ", ".join(f"{c} {formatted(c, best[c])}" for c in swept)
+        lines.append(
+            f"Best validation accuracy: job {best['job']}{f' ({which})' if which else ''}, "
+            f"{formatted('val_acc', best['val_acc'])}% val, "
+            f"{formatted('test_acc', best['test_acc'])}% test."
+        )
+    lines += [
+        "Accuracies in %, each measured once after training with the tested weights (train acc "
+        "on the training split as trained on); gap = train acc - val acc in points; "
+        "fit s = seconds spent fitting.",
+        "",
+    ]
+    for experiment in reporting:
+        if hasattr(experiment, "columns"):
+            swept = experiment.columns(swept)
+    columns = ["job", "model", *[c for c in swept if c != "model.hidden"]]
+    columns += [c for c in RESULTS if c in table and table[c].notna().any()]
+    shown = pd.DataFrame(
+        {RESULTS.get(c, c): [formatted(c, v) for v in table[c]] for c in columns if c in table}
+    )
+    if (table["status"] != "ok").any():
+        reasons = table["reason"].fillna("") + table["overrides"].map(
+            lambda o: f" (overrides: {o})" if o else ""
+        )
+        shown["failed: why"] = reasons.where(table["status"] != "ok", "")
+    sections = [line for e in reporting if hasattr(e, "sections") for line in e.sections(ok)]
+    lines += sections
+    settings = by_setting(table)
+    over_seeds = len(settings) > 0 and settings["seeds"].max() > 1
+    if over_seeds:
+        lines += seeds_section(settings, swept)
+    if sections or over_seeds:
+        lines += ["", "## Every job", ""]
+    lines.append(shown.to_markdown(index=False, disable_numparse=True))
+    lines += pictures(ok, sweep_dir)
+    return "\n".join(lines) + "\n"
+
+
+def pictures(jobs: pd.DataFrame, sweep_dir: Path) -> list[str]:
+    """Links to what each job drew after testing (src.callbacks.pictures), as a markdown table."""
+    rows = []
+    for _, job in jobs.iterrows():
+        drawn = sorted((sweep_dir / job["job"] / "pictures").glob("*.png"))
+        links = [f"[{p.stem}]({job['job']}/pictures/{p.name})" for p in drawn]
+        if links:
+            rows.append(f"| {job['job']} | {job['model']} | " + " · ".join(links) + " |")
+    if not rows:
+        return []
+    header = ["", "## Pictures of what each model learned", "", "| job | model | pictures |"]
+    return [*header, "|---|---|---|", *rows]
+
+
+def figures(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) -> list[Path]:
+    """The figures of the experiments `reporting` the sweep's finished jobs, and their curves."""
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return []
+    written = [p for e in reporting if hasattr(e, "figures") for p in e.figures(ok, sweep_dir)]
+    swept = swept_settings(table)
+    titles = ok.apply(lambda job: describe(job, swept), axis=1)
+    written.append(plot_curves(ok, titles, sweep_dir / "curves.png"))
+    return written
+
+
+def describe(job: pd.Series, swept: list[str]) -> str:
+    """The job's values of the swept settings, briefly: 'MLP 2x256, lr 0.001'."""
+    parts = [job["model"]]
+    for column in swept:
+        if column == "model.hidden":
+            continue
+        key = column.rpartition(".")[2]
+        value = formatted(column, job[column])
+        parts.append(f"n={value or 'all'}" if key == "train_size" else f"{key} {value}")
+    return ", ".join(parts)
+
+
+def write_report(sweep_dir: Path) -> list[Path]:
+    """Write summary.csv, summary.md and the figures that suit the sweep; return their paths."""
+    table = load_sweep(sweep_dir)
+    csv = table.drop(columns=["history"], errors="ignore")
+    for column in csv.select_dtypes("float"):  # whole numbers stay whole beside a failed job
+        values = csv[column].dropna()
+        if len(values) and (values == values.round()).all() and column.endswith(WHOLE):
+            csv[column] = csv[column].astype("Int64")
+    if "model.hidden" in csv:
+        csv["model.hidden"] = csv["model.hidden"].map(lambda h: formatted("model.hidden", h))
+    csv.to_csv(sweep_dir / "summary.csv", index=False)
+    written = [sweep_dir / "summary.csv", sweep_dir / "summary.md"]
+    settings = by_setting(table)
+    if len(settings):
+        settings["model.hidden"] = settings["model.hidden"].map(
+            lambda h: formatted("model.hidden", h)
+        )
+        settings.to_csv(sweep_dir / "summary_by_setting.csv", index=False)
+        written.insert(1, sweep_dir / "summary_by_setting.csv")
+    chosen = experiments.reporting(table[table["status"] == "ok"])
+    (sweep_dir / "summary.md").write_text(markdown(table, sweep_dir, chosen))
+    return [*written, *figures(table, sweep_dir, chosen)]

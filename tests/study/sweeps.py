@@ -1,0 +1,186 @@
+"""Synthetic sweep folders, written as src.train writes them, for the report's tests."""
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+from PIL import Image
+
+from src.study.experiments.input_scale import SCALES
+
+RECIPE = {"activation": "relu", "loss": "cross_entropy", "optimizer": "adamw", "lr": 0.003}
+
+
+def write_job(sweep: Path, num: int, hidden: list[int], **changes) -> dict:
+    """A finished job as src.train writes it: 5 epochs, its val loss turning up at epoch 3."""
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(f"- model.hidden={hidden}\n")
+    params = 7850 + 1000 * sum(hidden)
+    data = {"dataset": "mnist", "batch_size": 512, "train_size": None, "label_noise": 0.0}
+    data.update({k: changes.pop(k) for k in list(changes) if k in data})
+    seed = changes.pop("seed", 0)
+    metrics = {
+        "config": {"seed": seed, "data": data, "model": {"hidden": hidden, **RECIPE}},
+        "parameters": params,
+        "train_images": data["train_size"] or 55_000,
+        "train_loss": 0.02 + 1 / params,
+        "train_acc": 0.985 - 10 / math.sqrt(params),
+        "train_set_loss": 0.01 + 1 / params,
+        "train_set_acc": 0.99 - 10 / math.sqrt(params),
+        "val_loss": 0.08,
+        "val_acc": 0.97 - 10 / math.sqrt(params) - num / 1000,
+        "val_best_acc": 0.975,
+        "test_loss": 0.07,
+        "test_acc": 0.972,
+        "epochs": 5,
+        "fit_seconds": 2.5,
+        "seconds_per_epoch": 0.5,
+        **changes,
+    }
+    losses = [(0.5 / (epoch + 1), 0.2 + (epoch - 2) ** 2 / 50) for epoch in range(5)]
+    metrics["history"] = [
+        {
+            "epoch": epoch,
+            "step": 108 * (epoch + 1),
+            "train_loss": train,
+            "train_acc": 0.9,
+            "val_loss": val,
+        }
+        for epoch, (train, val) in enumerate(losses)
+    ]
+    (job / "metrics.json").write_text(json.dumps(metrics))
+    return metrics
+
+
+def write_failed_job(sweep: Path, num: int) -> None:
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- model.lr=1e6\n")
+    (job / "error.txt").write_text("training diverged at epoch 0: loss is nan\n")
+
+
+def assert_png(path: Path) -> None:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width >= 500 and image.height >= 300
+
+
+MODEL = {"activation": "relu", "loss": "cross_entropy", "optimizer": "adamw", "lr": 0.003}
+
+
+def write_run(
+    sweep: Path,
+    num: int,
+    *,
+    hidden: list[int],
+    data: dict | None = None,
+    model: dict | None = None,
+    trainer: dict | None = None,
+    seed: int = 0,
+    accuracy: float = 0.9,
+    speed: float = 0.5,
+    **recorded,
+) -> None:
+    """A finished job as src.train writes it: its settings, accuracies near `accuracy`, 5
+    epochs of 10 steps whose training accuracy climbs to it, and what callbacks `recorded`."""
+    job = sweep / f"{num:03d}"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(f"- seed={seed}\n")
+    (job / ".hydra" / "config.yaml").write_text(json.dumps({"trainer": trainer or {}}))
+    config_data = {"dataset": "mnist", "input_scale": "symmetric", "batch_size": 512}
+    config_data |= {"train_size": 5120, "label_noise": 0.0} | (data or {})
+    history = [
+        {
+            "epoch": e,
+            "step": 10 * (e + 1),
+            "train_loss": 1 / (e + 1),
+            "train_acc": accuracy * (e + 1) / 5,
+        }
+        for e in range(5)
+    ]
+    metrics = {
+        "config": {
+            "seed": seed,
+            "data": config_data,
+            "model": {"hidden": hidden, **MODEL, **(model or {})},
+        },
+        "parameters": 7850 + 1000 * sum(hidden),
+        "train_images": config_data["train_size"],
+        "train_set_acc": accuracy,
+        "val_acc": accuracy + seed / 1000,
+        "test_acc": accuracy - 0.01 + seed / 1000,
+        "epochs": 5,
+        "fit_seconds": 5 * speed,
+        "seconds_per_epoch": speed,
+        **recorded,
+        "history": history,
+    }
+    (job / "metrics.json").write_text(json.dumps(metrics))
+
+
+def input_scale_sweep(sweep: Path) -> None:
+    """linear and mlp3 by SGD; every scale learns best at 0.1 but raw at 1e-4, as well as
+    [-1, 1] there; raw diverges at 0.1 in every seed."""
+    grid = itertools.product(([], [256, 128]), SCALES, (1e-4, 0.1), range(3))
+    for num, (hidden, scale, lr, seed) in enumerate(grid):
+        best = (scale == "raw") == (lr == 1e-4)
+        accuracy = (0.95 if scale in ("symmetric", "raw") else 0.93) if best else 0.6
+        diverged = {"diverged": {"epoch": 0, "step": 3}} if scale == "raw" and lr == 0.1 else {}
+        if diverged:
+            accuracy = 0.098
+        write_run(
+            sweep,
+            num,
+            hidden=hidden,
+            data={"input_scale": scale},
+            model={"optimizer": "sgd", "lr": lr},
+            seed=seed,
+            accuracy=accuracy,
+            **diverged,
+        )
+
+
+def batch_size_sweep(sweep: Path) -> None:
+    """mlp3 at batch sizes 1, 512 and 10000, two learning rates, both budgets: 512 is best
+    and fast; 1 is slow; 10000 learns little per epoch."""
+    speed = {1: 20.0, 512: 0.2, 10000: 0.3}
+    accuracy = {1: 0.9, 512: 0.97, 10000: 0.5}
+    grid = itertools.product(speed, (1e-3, 1e-2), ("epochs", "time"), range(3))
+    for num, (size, lr, budget, seed) in enumerate(grid):
+        trainer = (
+            {"max_epochs": 5}
+            if budget == "epochs"
+            else {"max_epochs": -1, "max_time": "00:00:00:10"}
+        )
+        good = (lr == 1e-2) == (size == 10000)
+        write_run(
+            sweep,
+            num,
+            hidden=[256, 128],
+            data={"batch_size": size, "train_size": 10000},
+            model={"lr": lr},
+            trainer=trainer,
+            seed=seed,
+            accuracy=accuracy[size] - (0 if good else 0.05),
+            speed=speed[size],
+        )
+
+
+def activation_sweep(sweep: Path) -> None:
+    """relu, sigmoid and identity at 1 and 6 hidden layers; sigmoid's input-layer gradient
+    shrinks 4x a layer."""
+    grid = itertools.product(("relu", "sigmoid", "identity"), (1, 6), range(3))
+    for num, (activation, depth, seed) in enumerate(grid):
+        fade = 0.25 if activation == "sigmoid" else 0.9
+        norms = [fade ** (depth - layer) * (1 + seed / 10) for layer in range(depth + 1)]
+        write_run(
+            sweep,
+            num,
+            hidden=[256] * depth,
+            model={"activation": activation},
+            seed=seed,
+            accuracy={"relu": 0.98, "sigmoid": 0.97, "identity": 0.92}[activation],
+            gradient_norms=norms,
+        )
