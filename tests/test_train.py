@@ -23,7 +23,7 @@ def run(tiny_data, out, *overrides) -> dict:
 
 def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
     metrics = run(tiny_data, tmp_path)
-    assert [h["epoch"] for h in metrics["history"]] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4]
     assert metrics["epochs"] == 4 and metrics["steps"] == 4 * 7  # 100 images in batches of 16
     assert metrics["config"]["model"]["hidden"] == [32] and metrics["train_images"] == 100
     for key in ("train_acc", "val_acc", "test_acc", "train_set_acc", "val_best_acc"):
@@ -40,7 +40,7 @@ def test_the_history_holds_validation_figures_only_for_the_epochs_that_validated
 ):
     metrics = run(tiny_data, tmp_path, "trainer.check_val_every_n_epoch=2")
     validated = [h["epoch"] for h in metrics["history"] if "val_acc" in h]
-    assert validated == [1, 3]
+    assert validated == [2, 4]
     assert all("train_acc" in h for h in metrics["history"])
 
 
@@ -73,7 +73,7 @@ def test_a_run_cut_short_resumes_to_identical_metrics(tiny_data, tmp_path):
     assert not (cut / "metrics.json").exists()
     resumed = run(tiny_data, cut, f"ckpt_path={last}")
     assert stable(resumed) == stable(whole)
-    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3, 4]
 
 
 def test_a_run_without_schedule_continues_to_more_epochs_as_if_never_stopped(tiny_data, tmp_path):
@@ -128,7 +128,7 @@ def test_resuming_needs_the_last_checkpoint_of_the_same_model(tiny_data, tmp_pat
 
 
 def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
-    with pytest.raises(DivergedError, match=r"diverged at epoch 2, step 14: loss is nan"):
+    with pytest.raises(DivergedError, match=r"diverged at epoch 3, step 14: loss is nan"):
         run(tiny_data, tmp_path, *inject("PoisonWeightsAtEpoch", epoch=2))
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["epoch"] == 1
@@ -138,7 +138,7 @@ def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tin
 def test_with_divergence_record_a_diverged_run_ends_there_and_says_where(tiny_data, tmp_path):
     poisoned = inject("PoisonWeightsAtEpoch", epoch=2)
     metrics = run(tiny_data, tmp_path, "divergence=record", "test_weights=last", *poisoned)
-    assert metrics["diverged"] == {"epoch": 2, "step": 14}
+    assert metrics["diverged"] == {"epoch": 3, "step": 14}
     assert metrics["epochs"] == 3  # the epoch it diverged in ends, and training with it
     assert math.isnan(metrics["history"][-1]["train_loss"])
 

@@ -48,13 +48,14 @@ class DivergenceCheck(L.Callback):
             return
         first = int((~losses.isfinite()).nonzero()[0])
         step = self.epoch_start_step + first // trainer.accumulate_grad_batches
-        where = f"epoch {trainer.current_epoch}, step {step}: loss is {losses[first].item()}"
+        epoch = trainer.current_epoch + 1  # counted from 1, as the progress bar counts
+        where = f"epoch {epoch}, step {step}: loss is {losses[first].item()}"
         if not self.record:
             lr = trainer.lightning_module.config.lr
             raise DivergedError(
                 f"training diverged at {where}; try a smaller learning rate (model.lr={lr:g} now)"
             )
-        self.diverged = {"epoch": trainer.current_epoch, "step": step}
+        self.diverged = {"epoch": epoch, "step": step}
         trainer.should_stop = True
 
     def recorded(self) -> dict[str, dict[str, int]]:

@@ -1,4 +1,5 @@
-"""The history of a run's figures, an entry per training epoch, which metrics.json keeps."""
+"""The history of a run's figures, an entry per training epoch, which metrics.json keeps;
+epochs counted from 1, as the progress bar and the figures count them."""
 
 import lightning as L
 
@@ -25,7 +26,7 @@ class History(L.Callback):
         logged = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
         shown = {k: v for k, v in logged.items() if validated or not k.startswith("val/")}
         train = pl_module.train_metrics.compute()
-        entry = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        entry = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
         self.history.append({**entry, **figures({**shown, **train})})
         self.epochs_run += 1
 

@@ -21,6 +21,12 @@ class ProgressBar(TQDMProgressBar):
         self.min_seconds = min_seconds
         self.drawn = 0.0
 
+    def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        # Epochs counted from 1, as the history and the figures count them.
+        of = f"/{trainer.max_epochs}" if (trainer.max_epochs or -1) > 0 else ""
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}{of}")
+
     def batches_done(self, trainer: L.Trainer, batch_idx: int) -> int:
         """Training batches of the epoch done once step `batch_idx` ends."""
         return batch_idx + 1

@@ -30,7 +30,7 @@ class Attempt:
 
     metrics: dict | None = None  # its complete metrics.json: the job is done
     checkpoint: Path | None = None  # its readable last.ckpt, to resume from
-    epoch: int | None = None  # the epoch that resuming trains first
+    epoch: int | None = None  # the epochs its last.ckpt finished, after which resuming starts
     problem: str | None = None  # why its last.ckpt cannot be resumed
 
     def monitored(self, monitor: str) -> float | None:
@@ -82,7 +82,7 @@ def continue_job(cfg: DictConfig) -> Attempt:
         log.warning(attempt.problem)
     elif attempt.checkpoint is not None and cfg.ckpt_path is None:
         cfg.ckpt_path = str(attempt.checkpoint)
-        log.info("resuming from epoch %d of %s", attempt.epoch, attempt.checkpoint)
+        log.info("resuming after epoch %d of %s", attempt.epoch, attempt.checkpoint)
     return attempt
 
 
@@ -152,7 +152,7 @@ def check_sweep_folder(config: DictConfig) -> list[str]:
     found = [f"{done} done"]
     if resumed:
         epochs = ", ".join(map(str, resumed))
-        found.append(f"{len(resumed)} resumed from epoch{'s' if len(resumed) > 1 else ''} {epochs}")
+        found.append(f"{len(resumed)} resumed after epoch{'s' if len(resumed) > 1 else ''} {epochs}")
     found.append(f"{len(jobs) - done - len(resumed)} to run")
     return [f"{len(jobs)} jobs in {sweep_dir}: " + ", ".join(found), *problems]
 

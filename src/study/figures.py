@@ -146,7 +146,7 @@ def epoch_curves(members: pd.DataFrame, column: str, by_step: bool = False) -> p
         history = pd.DataFrame(job["history"])
         if column in history:
             points = history[np.isfinite(history[column].astype(float))]
-            index = points["step"] if by_step else points["epoch"] + 1
+            index = points["step"] if by_step else points["epoch"]
             curves[seed] = pd.Series(points[column].to_numpy(), index=index.to_numpy())
     return pd.DataFrame(curves)
 
@@ -158,7 +158,7 @@ def validation_points(history: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype=float)
     changed = history["val_loss"].ne(history["val_loss"].shift()) & history["val_loss"].notna()
     points = history[changed]
-    return pd.Series(points["val_loss"].to_numpy(), index=points["epoch"].to_numpy() + 1)
+    return pd.Series(points["val_loss"].to_numpy(), index=points["epoch"].to_numpy())
 
 
 def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -167,7 +167,7 @@ def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     train, val = {}, {}
     for seed, (_, job) in enumerate(members.iterrows()):
         history = pd.DataFrame(job["history"])
-        train[seed] = pd.Series(history["train_loss"].to_numpy(), index=history["epoch"] + 1)
+        train[seed] = pd.Series(history["train_loss"].to_numpy(), index=history["epoch"])
         val[seed] = validation_points(history)
     return pd.DataFrame(train), pd.DataFrame(val)
 

@@ -58,6 +58,7 @@ def load_job(job_dir: Path) -> dict[str, Any]:
         return {**row, "status": "failed", "reason": reason or "no metrics.json: it never finished"}
     except json.JSONDecodeError as e:
         return {**row, "status": "failed", "reason": f"unreadable metrics.json: {e}"}
+    metrics["history"] = counted_from_one(metrics.get("history", []))
     config = metrics.pop("config")
     if "experiment" in config:
         experiment = config["experiment"]
@@ -87,6 +88,14 @@ def load_job(job_dir: Path) -> dict[str, Any]:
         **({} if diverged is None else {"diverged": True, "diverged_step": diverged["step"]}),
         **({} if norms is None else gradient_columns(norms)),
     }
+
+
+def counted_from_one(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's history with its epochs counted from 1, as runs count them now: older runs
+    counted from 0, so their first epoch is 0 (a history always holds the first epoch)."""
+    if not history or history[0]["epoch"] != 0:
+        return history
+    return [{**entry, "epoch": entry["epoch"] + 1} for entry in history]
 
 
 def choices(job_dir: Path) -> dict[str, Any]:

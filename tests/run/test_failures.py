@@ -119,8 +119,8 @@ def test_divergence_stops_with_one_line_naming_the_step_and_the_fix(tmp_path, mn
         check=False,
     )
     line = one_error_line(result)
-    # 2000 images in batches of 512 are 4 steps an epoch: epoch 2 starts at step 8.
-    assert "diverged at epoch 2, step 8" in line and "smaller learning rate" in line
+    # 2000 images in batches of 512 are 4 steps an epoch: the third epoch starts at step 8.
+    assert "diverged at epoch 3, step 8" in line and "smaller learning rate" in line
     assert saved_epoch(tmp_path) == 1
     assert not (tmp_path / "metrics.json").exists()
 

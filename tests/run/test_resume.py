@@ -104,7 +104,7 @@ def test_a_second_sweep_into_a_running_sweeps_folder_is_refused_and_the_first_lo
     assert first.wait(timeout=300) == 0
     for job in ("00", "01", "02", "03"):
         history = json.loads((sweep_dir / job / "metrics.json").read_text())["history"]
-        assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+        assert [h["epoch"] for h in history] == [1, 2, 3, 4]
 
 
 def test_a_second_run_resuming_a_running_run_is_refused(tmp_path, data):
@@ -147,11 +147,11 @@ def test_a_sweep_killed_with_sigkill_continues_in_its_folder_as_if_never_killed(
     finished = {j: (cut / j / "metrics.json").stat().st_mtime_ns for j in ("00", "01")}
 
     rerun = run_module("src.train", *sweep_command(data, cut, marker))
-    assert f"4 jobs in {cut}: 2 done, 1 resumed from epoch 2, 1 to run" in rerun.stdout
+    assert f"4 jobs in {cut}: 2 done, 1 resumed after epoch 2, 1 to run" in rerun.stdout
     assert {j: (cut / j / "metrics.json").stat().st_mtime_ns for j in finished} == finished
-    assert f"resuming from epoch 2 of {last}" in rerun.stdout
+    assert f"resuming after epoch 2 of {last}" in rerun.stdout
     history = json.loads((cut / "02" / "metrics.json").read_text())["history"]
-    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert results(cut) == results(whole) and len(results(cut)) == 4
     pd.testing.assert_frame_equal(summary(cut), summary(whole))
 
@@ -189,7 +189,7 @@ def test_a_sweep_stopped_with_sigterm_stops_its_jobs_and_continues_in_its_folder
     assert last_line.endswith(f"hydra.sweep.dir={cut} continues it")
     rerun = run_module("src.train", *command)
     assert f"4 jobs in {cut}: " in rerun.stdout
-    assert f"resuming from epoch 2 of {cut / '02' / 'checkpoints' / 'last.ckpt'}" in rerun.stdout
+    assert f"resuming after epoch 2 of {cut / '02' / 'checkpoints' / 'last.ckpt'}" in rerun.stdout
     assert len(list(cut.glob("*/metrics.json"))) == 4
 
 
@@ -257,7 +257,7 @@ def test_an_unreadable_last_checkpoint_is_one_line_and_its_job_restarts_from_scr
         "that job restarts from scratch"
     )
     assert problem in result.stdout
-    assert "resuming from epoch" not in result.stdout
+    assert "resuming after epoch" not in result.stdout
     assert results(sweep_dir) == expected
 
 

@@ -174,8 +174,8 @@ def test_a_requeued_slurm_task_resumes_from_its_last_checkpoint(slurm, tmp_path)
     first, second = log.split("Starting with JobEnvironment")[1:]
     last = sweep_dir / "01" / "checkpoints" / "last.ckpt"
     assert "Epoch 1:" in first
-    assert f"resuming from epoch 2 of {last}" in second
+    assert f"resuming after epoch 2 of {last}" in second
     assert "Epoch 0:" not in second and "Epoch 1:" not in second and "Epoch 3:" in second
     history = json.loads((sweep_dir / "01" / "metrics.json").read_text())["history"]
-    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert (sweep_dir / "00" / "metrics.json").is_file()

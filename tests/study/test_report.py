@@ -57,10 +57,10 @@ def test_validation_points_keep_each_validation_once():
         [
             {
                 "epoch": e,
-                "train_loss": 1 / (e + 1),
-                "val_loss": 0.5 - e // 3 / 10 if e > 1 else None,
+                "train_loss": 1 / e,
+                "val_loss": 0.5 - (e - 1) // 3 / 10 if e > 2 else None,
             }
-            for e in range(7)
+            for e in range(1, 8)
         ]
     )
     points = validation_points(history)
