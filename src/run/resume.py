@@ -151,8 +151,8 @@ def check_sweep_folder(config: DictConfig) -> list[str]:
             problems.append(attempt.problem)
     found = [f"{done} done"]
     if resumed:
-        epochs = ", ".join(map(str, resumed))
-        found.append(f"{len(resumed)} resumed after epoch{'s' if len(resumed) > 1 else ''} {epochs}")
+        epochs = "s " if len(resumed) > 1 else " "
+        found.append(f"{len(resumed)} resumed after epoch{epochs}" + ", ".join(map(str, resumed)))
     found.append(f"{len(jobs) - done - len(resumed)} to run")
     return [f"{len(jobs)} jobs in {sweep_dir}: " + ", ".join(found), *problems]
 
