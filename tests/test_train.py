@@ -26,7 +26,7 @@ def test_a_run_writes_metrics_checkpoints_and_history(tiny_data, tmp_path):
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4]
     assert metrics["epochs"] == 4 and metrics["steps"] == 4 * 7  # 100 images in batches of 16
     assert metrics["config"]["model"]["hidden"] == [32] and metrics["train_images"] == 100
-    for key in ("train_acc", "val_acc", "test_acc", "train_set_acc", "val_best_acc"):
+    for key in ("train_running_acc", "val_acc", "test_acc", "train_set_acc", "val_best_acc"):
         assert 0 <= metrics[key] <= 1
     assert "train_set_acc_corrupted" not in metrics  # no label noise
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
@@ -41,7 +41,7 @@ def test_the_history_holds_validation_figures_only_for_the_epochs_that_validated
     metrics = run(tiny_data, tmp_path, "trainer.check_val_every_n_epoch=2")
     validated = [h["epoch"] for h in metrics["history"] if "val_acc" in h]
     assert validated == [2, 4]
-    assert all("train_acc" in h for h in metrics["history"])
+    assert all("train_running_acc" in h for h in metrics["history"])
 
 
 def test_validation_and_the_training_split_are_measured_with_the_tested_weights(
@@ -140,7 +140,7 @@ def test_with_divergence_record_a_diverged_run_ends_there_and_says_where(tiny_da
     metrics = run(tiny_data, tmp_path, "divergence=record", "test_weights=last", *poisoned)
     assert metrics["diverged"] == {"epoch": 3, "step": 14}
     assert metrics["epochs"] == 3  # the epoch it diverged in ends, and training with it
-    assert math.isnan(metrics["history"][-1]["train_loss"])
+    assert math.isnan(metrics["history"][-1]["train_running_loss"])
 
 
 def test_a_run_that_does_not_diverge_records_nothing_of_it(tiny_data, tmp_path):
@@ -180,8 +180,8 @@ def test_every_epoch_records_how_much_of_the_clean_and_of_the_wrong_labels_it_fi
     history = run(tiny_data, tmp_path, *overrides)["history"]
     assert len(history) == 3
     for epoch in history:
-        mixed = 0.7 * epoch["train_acc_clean"] + 0.3 * epoch["train_acc_corrupted"]
-        assert epoch["train_acc"] == pytest.approx(mixed)
+        mixed = 0.7 * epoch["train_running_acc_clean"] + 0.3 * epoch["train_running_acc_corrupted"]
+        assert epoch["train_running_acc"] == pytest.approx(mixed)
 
 
 def test_testing_best_weights_needs_a_validation(tiny_data, tmp_path):

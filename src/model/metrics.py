@@ -84,7 +84,18 @@ class StageMetrics(torch.nn.Module):
         return {name: metric.compute() for name, metric in self.logged().items()}
 
 
+# The training batches' figures are running means over an epoch, taken as the weights changed
+# (dropout and augmentation on): metrics.json says so, beside the tested weights' train_set_.
+NAMES = {"train": "train_running"}
+
+
 def figures(logged: dict[str, Tensor]) -> dict[str, float]:
-    """Logged figures as metrics.json keeps them (`val/acc` as `val_acc`): every `<stage>/<name>`
-    the module logged; what else Lightning keeps beside them is not a figure."""
-    return {k.replace("/", "_"): float(v) for k, v in logged.items() if "/" in k}
+    """Logged figures as metrics.json keeps them (`val/acc` as `val_acc`, `train/acc` as
+    `train_running_acc`): every `<stage>/<name>` the module logged; what else Lightning keeps
+    beside them is not a figure."""
+    named = {}
+    for key, value in logged.items():
+        stage, slash, name = key.partition("/")
+        if slash:
+            named[f"{NAMES.get(stage, stage)}_{name}"] = float(value)
+    return named

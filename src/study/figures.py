@@ -167,7 +167,7 @@ def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     train, val = {}, {}
     for seed, (_, job) in enumerate(members.iterrows()):
         history = pd.DataFrame(job["history"])
-        train[seed] = pd.Series(history["train_loss"].to_numpy(), index=history["epoch"])
+        train[seed] = pd.Series(history["train_running_loss"].to_numpy(), index=history["epoch"])
         val[seed] = validation_points(history)
     return pd.DataFrame(train), pd.DataFrame(val)
 

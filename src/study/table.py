@@ -7,6 +7,7 @@ Setting columns are named like the overrides that set them (`model.hidden`,
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def load_job(job_dir: Path) -> dict[str, Any]:
         return {**row, "status": "failed", "reason": reason or "no metrics.json: it never finished"}
     except json.JSONDecodeError as e:
         return {**row, "status": "failed", "reason": f"unreadable metrics.json: {e}"}
+    metrics = as_written_now(metrics)
     metrics["history"] = counted_from_one(metrics.get("history", []))
     config = metrics.pop("config")
     if "experiment" in config:
@@ -90,12 +92,17 @@ def load_job(job_dir: Path) -> dict[str, Any]:
     }
 
 
+def as_written_now(figures: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json's figures named as runs name them now: older runs named the training
+    batches' running figures train_acc, train_loss (now train_running_acc, ...)."""
+    return {re.sub(r"^train_(acc|loss)", r"train_running_\1", k): v for k, v in figures.items()}
+
+
 def counted_from_one(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A run's history with its epochs counted from 1, as runs count them now: older runs
-    counted from 0, so their first epoch is 0 (a history always holds the first epoch)."""
-    if not history or history[0]["epoch"] != 0:
-        return history
-    return [{**entry, "epoch": entry["epoch"] + 1} for entry in history]
+    """A run's history as runs write it now (`as_written_now`), its epochs counted from 1:
+    older runs counted from 0, so their first epoch is 0 (a history always holds the first)."""
+    shift = 1 if history and history[0]["epoch"] == 0 else 0
+    return [{**as_written_now(entry), "epoch": entry["epoch"] + shift} for entry in history]
 
 
 def choices(job_dir: Path) -> dict[str, Any]:
@@ -124,7 +131,7 @@ def budget(job_dir: Path) -> dict[str, Any]:
 def steps_to(history: list[dict[str, float]], accuracy: float) -> float:
     """The optimiser steps by the end of the first epoch whose running training accuracy
     reached `accuracy` (NaN if none did)."""
-    reached = (e["step"] for e in history if e.get("train_acc", 0) >= accuracy)
+    reached = (e["step"] for e in history if e.get("train_running_acc", 0) >= accuracy)
     return float(next(reached, math.nan))
 
 

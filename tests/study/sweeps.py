@@ -25,8 +25,8 @@ def write_job(sweep: Path, num: int, hidden: list[int], **changes) -> dict:
         "config": {"seed": seed, "data": data, "model": {"hidden": hidden, **RECIPE}},
         "parameters": params,
         "train_images": data["train_size"] or 55_000,
-        "train_loss": 0.02 + 1 / params,
-        "train_acc": 0.985 - 10 / math.sqrt(params),
+        "train_running_loss": 0.02 + 1 / params,
+        "train_running_acc": 0.985 - 10 / math.sqrt(params),
         "train_set_loss": 0.01 + 1 / params,
         "train_set_acc": 0.99 - 10 / math.sqrt(params),
         "val_loss": 0.08,
@@ -42,10 +42,10 @@ def write_job(sweep: Path, num: int, hidden: list[int], **changes) -> dict:
     losses = [(0.5 / (epoch + 1), 0.2 + (epoch - 2) ** 2 / 50) for epoch in range(5)]
     metrics["history"] = [
         {
-            "epoch": epoch,
+            "epoch": epoch + 1,
             "step": 108 * (epoch + 1),
-            "train_loss": train,
-            "train_acc": 0.9,
+            "train_running_loss": train,
+            "train_running_acc": 0.9,
             "val_loss": val,
         }
         for epoch, (train, val) in enumerate(losses)
@@ -93,10 +93,10 @@ def write_run(
     config_data |= {"train_size": 5120, "label_noise": 0.0} | (data or {})
     history = [
         {
-            "epoch": e,
+            "epoch": e + 1,
             "step": 10 * (e + 1),
-            "train_loss": 1 / (e + 1),
-            "train_acc": accuracy * (e + 1) / 5,
+            "train_running_loss": 1 / (e + 1),
+            "train_running_acc": accuracy * (e + 1) / 5,
         }
         for e in range(5)
     ]

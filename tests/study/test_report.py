@@ -57,7 +57,7 @@ def test_validation_points_keep_each_validation_once():
         [
             {
                 "epoch": e,
-                "train_loss": 1 / e,
+                "train_running_loss": 1 / e,
                 "val_loss": 0.5 - (e - 1) // 3 / 10 if e > 2 else None,
             }
             for e in range(1, 8)

@@ -242,9 +242,9 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
         fit_ax = axes[2]
         for i, width in enumerate(shown):
             members = by_width[width]
-            wrong = 100 * epoch_curves(members, "train_acc_corrupted")
+            wrong = 100 * epoch_curves(members, "train_running_acc_corrupted")
             plot_mean_band(fit_ax, wrong, f"C{i}", "", percent=True)
-            clean = 100 * epoch_curves(members, "train_acc_clean")
+            clean = 100 * epoch_curves(members, "train_running_acc_clean")
             fit_ax.plot(clean.index, clean.mean(axis=1), color=f"C{i}", ls="--", lw=1)
         fit_ax.legend(
             handles=[

@@ -143,7 +143,7 @@ def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
                 lr = members["model.lr"].iloc[0]
                 lost = int(diverged(members).sum())
                 label = f"{scale}, lr {lr:g}" + (f" ({lost} diverged)" if lost else "")
-                curves = epoch_curves(members, "train_loss", by_step=True)
+                curves = epoch_curves(members, "train_running_loss", by_step=True)
                 plot_mean_band(ax, curves, f"C{i}", label)
             lr_text = "lr that suits [-1, 1]" if which == "same" else "each scale's best lr"
             ax.set_title(f"{model}, {recipe}: {lr_text}", fontsize=9)

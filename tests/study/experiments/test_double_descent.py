@@ -56,12 +56,12 @@ def test_a_double_descent_sweep_validated_often_draws_its_epoch_axis(tmp_path):
         )
         metrics["history"] = [
             {
-                "epoch": epoch,
+                "epoch": epoch + 1,
                 "step": 32 * (epoch + 1),
-                "train_loss": 1 / (epoch + 1),
-                "train_acc": 0.9,
-                "train_acc_clean": min(1.0, 0.5 + epoch / 100),
-                "train_acc_corrupted": min(1.0, epoch / (width + 50)),
+                "train_running_loss": 1 / (epoch + 1),
+                "train_running_acc": 0.9,
+                "train_running_acc_clean": min(1.0, 0.5 + epoch / 100),
+                "train_running_acc_corrupted": min(1.0, epoch / (width + 50)),
                 **({"val_acc": 0.8 + seed / 100, "val_loss": 0.5} if epoch % 10 == 9 else {}),
             }
             for epoch in range(300)
