@@ -113,6 +113,8 @@ class DataConfig:
     eval_batch_size: int = MISSING  # validation and test batches
     val_size: int = MISSING
     train_size: int | None = MISSING
+    train_subsets: int = MISSING  # disjoint training subsets of train_size images, all seeded
+    train_subset: int = MISSING  # which of them this run trains on, from 0
     label_noise: float = MISSING
     split_seed: int = MISSING
     download: bool = MISSING
@@ -137,6 +139,21 @@ class DataConfig:
             f"data.train_size={self.train_size} must be between 1 and {left} "
             f"({TRAIN_IMAGES:,} training images minus data.val_size={self.val_size}), "
             "or null for all",
+        )
+        _require(
+            self.train_subsets >= 1 and 0 <= self.train_subset < self.train_subsets,
+            f"data.train_subset={self.train_subset} must be one of the "
+            f"data.train_subsets={self.train_subsets} subsets, 0 to {self.train_subsets - 1}",
+        )
+        _require(
+            self.train_subsets == 1 or self.train_size is not None,
+            f"data.train_subsets={self.train_subsets} divides the training images into "
+            "subsets of data.train_size each: set data.train_size",
+        )
+        _require(
+            self.train_size is None or self.train_size * self.train_subsets <= left,
+            f"data.train_size={self.train_size} x data.train_subsets={self.train_subsets} is "
+            f"more than the {left} training images left after data.val_size={self.val_size}",
         )
         _require(
             0 <= self.label_noise <= 1,

@@ -129,7 +129,9 @@ class MNISTDataModule(L.LightningDataModule):
             if self.scale is None:
                 self.scale = pixel_scale(self.config.input_scale, pixels)
             self.hparams["pixel_scale"] = asdict(self.scale)  # what src.predict maps images by
-            generator = torch.Generator().manual_seed(self.config.split_seed + 1)
+            # Each disjoint training subset has wrong labels of its own.
+            noise_seed = self.config.split_seed + 1 + self.config.train_subset
+            generator = torch.Generator().manual_seed(noise_seed)
             y, corrupted = corrupt_labels(clean, self.config.label_noise, generator)
             y, corrupted = y.to(device), corrupted.to(device)
             wrong = corrupted if self.config.label_noise > 0 else None
@@ -156,19 +158,24 @@ class MNISTDataModule(L.LightningDataModule):
             self.test = TensorBatches(test_pixels, test_y, evaluate, scale=self.scale, **shard)
 
     def split(self, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """Seeded train/val indices, then the optional class-balanced train subset."""
+        """Seeded train/val indices, then the optional class-balanced training subset: the
+        data.train_subset-th of data.train_subsets disjoint ones."""
         config = self.config
         generator = torch.Generator().manual_seed(config.split_seed)
         order = torch.randperm(len(labels), generator=generator)
         val_idx = order[: config.val_size].sort().values
         train_idx = order[config.val_size :].sort().values
         if config.train_size is not None:
-            if config.train_size > len(train_idx):
+            if config.train_size * config.train_subsets > len(train_idx):
+                asked = f"data.train_size={config.train_size}"
+                if config.train_subsets > 1:
+                    asked += f" x data.train_subsets={config.train_subsets}"
                 raise DataError(
-                    f"data.train_size={config.train_size} is more than the {len(train_idx)} "
-                    f"training images {self.raw_dir} holds after data.val_size={config.val_size}"
+                    f"{asked} is more than the {len(train_idx)} training images "
+                    f"{self.raw_dir} holds after data.val_size={config.val_size}"
                 )
-            subset = balanced_subset(labels[train_idx], config.train_size, generator)
+            part, parts = config.train_subset, config.train_subsets
+            subset = balanced_subset(labels[train_idx], config.train_size, generator, part, parts)
             train_idx = train_idx[subset]
         return train_idx, val_idx
 

@@ -7,8 +7,11 @@ from torch import Tensor
 from src.config.schema import CLASSES
 
 
-def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:
-    """Indices of `size` examples with the classes as equal as the data allows."""
+def balanced_subset(
+    labels: Tensor, size: int, generator: torch.Generator, part: int = 0, parts: int = 1
+) -> Tensor:
+    """Indices of `size` examples with the classes as equal as the data allows: the `part`-th
+    of `parts` such subsets, which share no example (part 0 of 1 is the one there is)."""
     order = torch.randperm(len(labels), generator=generator)
     shuffled = labels[order]
     # Rank each example within its class; taking the lowest ranks first balances classes.
@@ -17,7 +20,7 @@ def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Te
         members = (shuffled == c).nonzero().squeeze(1)
         rank_in_class[members] = torch.arange(len(members))
     by_rank = torch.argsort(rank_in_class * len(labels) + torch.arange(len(labels)))
-    return order[by_rank[:size]].sort().values
+    return order[by_rank[part * size : (part + 1) * size]].sort().values
 
 
 def corrupt_labels(

@@ -57,6 +57,8 @@ def data_config(ckpt: dict) -> tuple[DataConfig, int]:
     seed = data.pop("seed", 0)
     data.pop("pixel_scale", None)
     data.setdefault("input_scale", InputScale.symmetric.value)  # the one scale there was
+    data.setdefault("train_subsets", 1)  # before disjoint subsets, the one subset there was
+    data.setdefault("train_subset", 0)
     return _settings(DataConfig, data), seed
 
 

@@ -2,8 +2,10 @@ import pytest
 import torch
 
 from src.config.hydra import compose_train
-from src.config.schema import typed
-from src.data.datamodule import DataError, MNISTDataModule, TensorBatches, corrupt_labels
+from src.config.schema import ConfigError, typed
+from src.data.batches import TensorBatches
+from src.data.datamodule import DataError, MNISTDataModule
+from src.data.labels import corrupt_labels
 from src.data.pixels import normalise
 
 
@@ -119,6 +121,44 @@ def test_train_subset_is_class_balanced(tiny_data):
     dm = setup_module_data(tiny_data, train_size=50)
     counts = torch.bincount(dm.train.y.long(), minlength=10)
     assert counts.tolist() == [5] * 10
+
+
+def test_disjoint_training_subsets_are_balanced_and_share_no_image(tiny_data):
+    subsets = [
+        setup_module_data(tiny_data, train_size=20, train_subsets=3, train_subset=i)
+        for i in range(3)
+    ]
+    rows = [{tuple(p.tolist()) for p in dm.train.pixels} for dm in subsets]
+    assert [len(r) for r in rows] == [20, 20, 20]
+    assert not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])
+    for dm in subsets:
+        assert torch.bincount(dm.train.y.long(), minlength=10).tolist() == [2] * 10
+    default = setup_module_data(tiny_data, train_size=20)
+    assert torch.equal(default.train.pixels, subsets[0].train.pixels)  # part 0 of 3 is the one
+
+
+def test_each_training_subset_has_wrong_labels_of_its_own(tiny_data):
+    wrong = [
+        setup_module_data(
+            tiny_data, train_size=20, train_subsets=3, train_subset=i, label_noise=0.5
+        )
+        .train.corrupted.nonzero()
+        .squeeze(1)
+        .tolist()
+        for i in range(3)
+    ]
+    assert wrong[0] != wrong[1] and wrong[1] != wrong[2] and wrong[0] != wrong[2]
+
+
+def test_training_subsets_beyond_the_images_there_are_are_refused(tiny_data):
+    with pytest.raises(ConfigError, match="data.train_size=20000 x data.train_subsets=3 is"):
+        data_config(tiny_data, train_size=20000, train_subsets=3)
+    with pytest.raises(DataError, match="data.train_size=30 x data.train_subsets=4 is more"):
+        setup_module_data(tiny_data, train_size=30, train_subsets=4)
+    with pytest.raises(ConfigError, match="data.train_subset=3 must be one of the"):
+        data_config(tiny_data, train_size=20, train_subsets=3, train_subset=3)
+    with pytest.raises(ConfigError, match="set data.train_size"):
+        data_config(tiny_data, train_subsets=2)
 
 
 def test_train_size_larger_than_the_files_hold_is_a_data_error(tiny_data):
