@@ -17,9 +17,10 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from src.callbacks.predictions import test_probabilities
 from src.config.schema import CLASSES
 from src.data.augment import distort
-from src.data.datamodule import TensorBatches
+from src.data.batches import TensorBatches
 from src.data.pixels import normalise
 from src.tracking.trackers import log_pictures
 
@@ -164,22 +165,14 @@ class Pictures(L.Callback):
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
-    @torch.inference_mode()
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.datamodule is None:
             return
-        shard = trainer.datamodule.test_dataloader()[0]
-        # All of it, under DDP too, mapped as the model was trained.
-        batches = TensorBatches(shard.pixels, shard.y, shard.batch_size, scale=shard.scale)
-        precision = trainer.precision_plugin  # the model may be float64, or run under autocast
-        with precision.forward_context():
-            logits = [pl_module(precision.convert_input(x)).float().cpu() for x, _ in batches]
-        probabilities = torch.cat(logits).softmax(dim=1)
-        targets = batches.y.cpu()
+        probabilities, pixels, targets = test_probabilities(trainer, pl_module)
         pictures = {
             "weights": weight_images(pl_module.net),
             "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
-            "mistakes": mistakes_figure(batches.pixels, probabilities, targets),
+            "mistakes": mistakes_figure(pixels, probabilities, targets),
         }
         training = trainer.datamodule.train
         if training.augment is not None:

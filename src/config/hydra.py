@@ -29,6 +29,13 @@ def slurm_gpus(accelerator: str, devices: int) -> int:
     return devices if str(accelerator).lower() in ("gpu", "cuda") else 0
 
 
+def epochs_for_steps(images: int, batch: int, steps: int, epochs: int) -> int:
+    """conf/experiment/sample_wise.yaml: the epochs that take at least `steps` optimiser steps
+    of batches of `batch` on `images` training images, and at least `epochs`."""
+    per_epoch = -(-int(images) // int(batch))
+    return max(int(epochs), -(-int(steps) // per_epoch))
+
+
 def run_dir(ckpt: str | None, fresh: str) -> str:
     """A resumed run writes into the run folder its checkpoint came from:
     <run>/checkpoints/x.ckpt."""
@@ -40,6 +47,7 @@ RESOLVERS = {
     "zpad": zpad,
     "slurm_gpus": slurm_gpus,
     "run_dir": run_dir,
+    "epochs_for_steps": epochs_for_steps,
     "run_label": run_label,
     "tracker_group": tracker_group,
     "wandb_offline": wandb_offline,

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from src.study import experiments
+from src.study import ensembles, experiments
 from src.study.figures import plot_curves
 from src.study.stats import percent
 from src.study.table import (
@@ -159,6 +159,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) 
         )
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
     sections = [line for e in reporting if hasattr(e, "sections") for line in e.sections(ok)]
+    sections += ensembles.section(ok)
     lines += sections
     settings = by_setting(table)
     over_seeds = len(settings) > 0 and settings["seeds"].max() > 1

@@ -18,6 +18,9 @@ from src.config.schema import DISTORTIONS
 from src.run.failures import ProjectError
 from src.study.stats import half_width, mean_ci
 
+# Each test image's probabilities, as the run's callbacks.test_predictions keeps them.
+PREDICTIONS = "test_predictions.npz"
+
 
 class ReportError(ProjectError):
     """Nothing to report on; the message is one line."""
@@ -89,6 +92,7 @@ def load_job(job_dir: Path) -> dict[str, Any]:
         "steps_to_90": steps_to(metrics.get("history", []), 0.9),
         **({} if diverged is None else {"diverged": True, "diverged_step": diverged["step"]}),
         **({} if norms is None else gradient_columns(norms)),
+        **({"predictions": str(kept)} if (kept := job_dir / PREDICTIONS).is_file() else {}),
     }
 
 
@@ -224,10 +228,11 @@ def by_setting(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def setting_of(jobs: pd.DataFrame) -> pd.Series:
-    """Each job's settings but its seed, as one text: jobs that differ only in seed share it
-    (settings hold tuples and None, which pandas does not group by)."""
-    keys = [c for c in setting_columns(jobs) if c != "seed"]
+def setting_of(jobs: pd.DataFrame, but: tuple[str, ...] = ("seed",)) -> pd.Series:
+    """Each job's settings but its seed (or the settings `but` names), as one text: jobs that
+    differ only in those share it (settings hold tuples and None, which pandas does not
+    group by)."""
+    keys = [c for c in setting_columns(jobs) if c not in but]
     return jobs[keys].map(repr).agg("|".join, axis=1)
 
 

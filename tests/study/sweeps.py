@@ -5,9 +5,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from src.study.experiments.input_scale import SCALES
+from src.study.table import PREDICTIONS
 
 RECIPE = {"activation": "relu", "loss": "cross_entropy", "optimizer": "adamw", "lr": 0.003}
 
@@ -184,3 +186,34 @@ def activation_sweep(sweep: Path) -> None:
             accuracy={"relu": 0.98, "sigmoid": 0.97, "identity": 0.92}[activation],
             gradient_norms=norms,
         )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def members(subsets: int, seeds: int, images: int = 400, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(subsets, 1, images, 10))
+    optimisation = rng.normal(size=(subsets, seeds, images, 10))
+    return softmax(2 * rng.normal(size=(1, 1, images, 10)) + data + optimisation)
+
+
+def write_members(sweep: Path, width: int, subsets: int, seeds: int, start: int) -> int:
+    """Finished jobs of one width, each with its test predictions."""
+    labels = np.random.default_rng(0).integers(0, 10, 300)
+    probabilities = members(subsets, seeds, images=300, seed=width)
+    num = start
+    for subset in range(subsets):
+        for seed in range(seeds):
+            write_job(sweep, num, [width], seed=seed)
+            metrics_file = sweep / str(num) / "metrics.json"
+            metrics = json.loads(metrics_file.read_text())
+            metrics["config"]["data"] |= {"train_subsets": subsets, "train_subset": subset}
+            metrics_file.write_text(json.dumps(metrics))
+            with (sweep / str(num) / PREDICTIONS).open("wb") as f:
+                kept = probabilities[subset, seed].astype(np.float16)
+                np.savez(f, probabilities=kept, labels=labels)
+            num += 1
+    return num

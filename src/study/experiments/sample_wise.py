@@ -1,0 +1,143 @@
+"""experiment=sample_wise: can more data hurt? Fixed widths of one hidden layer trained on
+training sets of growing size with a fifth of their labels wrong, each to what it can fit.
+Test accuracy against the size per width, with 95% bands over seeds, and each width's
+effective complexity marked: the largest training set it still fits to 99% (sample_wise.png);
+in summary.md and the claims table, where more data lowered test accuracy (paired by seed)."""
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from src.config.schema import CLASSES
+from src.study.claims import Claim, Gap
+from src.study.figures import log_x_axes, mark_x, plot_band, save_figure, seed_count
+from src.study.stats import percent
+from src.study.table import differences
+
+FITS = 0.99  # a training set counts as fitted from this mean training accuracy
+
+
+def fits(jobs: pd.DataFrame) -> bool:
+    """Several widths of one hidden layer, each on several training-set sizes."""
+    one_layer = (jobs["depth"] == 1).all()
+    return one_layer and jobs["train_images"].nunique() >= 3 and jobs["width"].nunique() >= 2
+
+
+def effective_complexity(members: pd.DataFrame) -> float | None:
+    """The largest training set the width fits to FITS (its mean over seeds), or None."""
+    fitted = members.groupby("train_images")["train_set_acc"].mean()
+    fitted = fitted[fitted >= FITS]
+    return None if fitted.empty else float(fitted.index.max())
+
+
+def hurts(members: pd.DataFrame) -> list[tuple[int, int, Gap]]:
+    """Each step to the next larger training set of one width, with its paired difference in
+    test accuracy (larger minus smaller)."""
+    sizes = sorted(members["train_images"].unique())
+    steps = []
+    for small, large in zip(sizes, sizes[1:], strict=False):
+        size = members["train_images"]
+        gap = Gap(differences(members, size == large, size == small, "test_acc"))
+        steps.append((small, large, gap))
+    return steps
+
+
+def worst_steps(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per width, the step to more data that lowered test accuracy most."""
+    rows = []
+    for width, members in jobs.groupby("width"):
+        small, large, gap = min(hurts(members), key=lambda step: step[2].mean)
+        rows.append(
+            {
+                "width": width,
+                "smaller": small,
+                "larger": large,
+                "gap": gap,
+                "fitted": effective_complexity(members),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sections(jobs: pd.DataFrame) -> list[str]:
+    table = worst_steps(jobs)
+    lines = []
+    for row in table.itertuples():
+        fitted = f"fits up to {row.fitted:,.0f} images" if row.fitted else "fits no size"
+        lines.append(
+            f"- {row.width} units ({fitted} to {FITS:.0%}): its worst step, {row.smaller:,} to "
+            f"{row.larger:,} images, changes test accuracy by {row.gap} points"
+            + (" (more data hurt)" if row.gap.below_zero() else "")
+        )
+    return [
+        "",
+        "## More data, the same model",
+        "",
+        "Per width, the step to twice the training images that lowered test accuracy most "
+        "(paired by seed, ± the half-width of the 95% t-interval):",
+        "",
+        *lines,
+    ]
+
+
+def figures(jobs: pd.DataFrame, folder: Path) -> list[Path]:
+    return [plot_sample_wise(jobs, folder / "sample_wise.png")]
+
+
+def plot_sample_wise(jobs: pd.DataFrame, path: Path) -> Path:
+    """Test (solid) and training (dashed) accuracy against the training set's size per width,
+    each width's effective complexity marked."""
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    for i, (width, members) in enumerate(jobs.groupby("width")):
+        colour = f"C{i}"
+        test = dict(marker="s", color=colour, label=f"{width} units, test")
+        plot_band(ax, members, "train_images", "test_acc", 100, **test)
+        train = dict(marker="o", ls="--", color=colour, lw=1, label=f"{width} units, training")
+        plot_band(ax, members, "train_images", "train_set_acc", 100, **train)
+        if (fitted := effective_complexity(members)) is not None:
+            ax.axvline(fitted, color=colour, ls=":", lw=1)
+            mark_x(ax, fitted, f"{width} units fit up to here", colour)
+        threshold = (784 + 1 + CLASSES) * width + CLASSES  # parameters = n·K at this n
+        ax.plot([threshold / CLASSES], [0], marker="^", color=colour, clip_on=False, ms=9)
+    log_x_axes((ax,), "training images")
+    ax.set(ylabel="accuracy (%)")
+    ax.legend(fontsize=7, loc="lower right")
+    noise = jobs["data.label_noise"].iloc[0]
+    seeds = seed_count(jobs.groupby(["width", "train_images"]).size())
+    fig.suptitle(
+        f"More data, the same model: one hidden layer, {noise:.0%} of labels wrong; means over "
+        f"{seeds} seeds with 95% bands\n(dotted: the largest set each width fits to "
+        f"{FITS:.0%}; triangle: where its parameters equal n·K)"
+    )
+    return save_figure(fig, path)
+
+
+def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
+    """'More data never hurts', against the steps to more data of each width."""
+    table = worst_steps(sweeps["sample_wise"])
+    hurt = table[[gap.below_zero() for gap in table["gap"]]]
+    if hurt.empty:
+        verdict = "holds"
+        said = "at no width did doubling the training images lower test accuracy"
+    else:
+        verdict = "does not hold here"
+        worst = hurt.loc[hurt["gap"].map(lambda g: g.mean).idxmin()]
+        gap = worst["gap"]
+        said = (
+            f"with {worst['width']} units, going from {worst['smaller']:,} to "
+            f"{worst['larger']:,} training images lowered test accuracy by "
+            f"{percent(-gap.mean, gap.half_width)} points"
+        )
+    widths = ", ".join(map(str, table["width"]))
+    noise = sweeps["sample_wise"]["data.label_noise"].iloc[0]
+    return [
+        Claim(
+            "More data never hurts",
+            ("sample_wise",),
+            f"One hidden layer of {widths} units, {noise:.0%} of labels wrong: {said}",
+            verdict,
+            "sample_wise.png",
+        )
+    ]
