@@ -24,6 +24,8 @@ EXPERIMENTS = {
     "double_descent": 11,
     "regularization": 42,
     "best_mlp": 1,
+    "bias_variance": 81,
+    "sample_wise": 18,
 }
 CURES = sorted(p.stem for p in (CONF / "cure").glob("*.yaml"))
 
@@ -47,7 +49,7 @@ def jobs(name: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def roomy_data(tmp_path_factory) -> Path:
     """Tiny images, but enough of them for every experiment's data.train_size."""
-    return make_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=15_010, n_test=30)
+    return make_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=16_030, n_test=30)
 
 
 @pytest.mark.parametrize(("name", "count"), EXPERIMENTS.items())
