@@ -1,10 +1,13 @@
 """Predict the digits in your own images: `python -m src.predict ckpt_path=... image=...`.
 
-The model only knows MNIST, so each image is first made to look like an MNIST digit:
-white ink on black, cropped to the ink, scaled to fit 20x20, centred by mass in 28x28.
+The model only knows MNIST, so each image is first made to look like an MNIST digit
+(src/data/images.py): the paper and its lighting taken away, white ink on black, cropped to the
+digit, scaled to fit 20x20, centred by mass in 28x28.
 """
 
 import csv
+import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -12,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
+import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig, MissingMandatoryValue
+from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from src.config.schema import CLASSES
-from src.data.images import ImageError, is_image, read_image
+from src.data.images import ImageError, grey, open_image, read_image
 from src.run import failures
 from src.run.checkpoint import checkpoint_file, load_network
 from src.run.console import exit_now
@@ -27,6 +32,10 @@ USAGE = "python -m src.predict ckpt_path=best.ckpt image=digit.png (or [a.png,b.
 LABEL = re.compile(r"(\d)(?:[^A-Za-z0-9].*)?|.*[^A-Za-z0-9](\d)")
 CLASS_COLUMNS = [f"p{d}" for d in range(CLASSES)]
 ROWS_SHOWN = 20  # the printed table's rows; csv= writes them all
+ZOOM = 8  # seen=: each 28x28 the model saw is written this many times larger
+TILE = 112  # seen=: the contact sheet's side of an input and of what the model saw
+SHEET_COLUMNS = 6  # seen=: inputs per row of the contact sheet
+SHEET_MOST = 120  # seen=: the sheet shows at most this many inputs (the first ones)
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Prediction:
     probabilities: list[float]
     inverted: bool  # the image had dark ink on a light background
     label: int | None  # the digit its file name states, if any
+    pixels: np.ndarray  # uint8 [28, 28]: the image the model was shown, white ink on black
 
     @property
     def digit(self) -> int:
@@ -65,6 +75,14 @@ def image_paths(specs: Iterable[str]) -> list[Path]:
     return paths
 
 
+def is_image(path: Path) -> bool:
+    try:
+        with Image.open(path):
+            return True
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def label_from_name(path: Path) -> int | None:
     """The true digit a file name states: 7.png, 7_001.png, img_7.png, or a folder 7/."""
     for text in (path.stem, path.parent.name):
@@ -78,12 +96,12 @@ def predict(ckpt_path: str, specs: Iterable[str]) -> list[Prediction]:
     network, scale = load_network(ckpt_path)
     paths = image_paths(specs)
     shown = tqdm(paths, desc="reading images", disable=len(paths) < 100)
-    prepared = [read_image(p, scale) for p in shown]
+    prepared = [read_image(p) for p in shown]
     with torch.inference_mode():
-        probabilities = network(torch.stack([x for x, _ in prepared])).softmax(dim=1)
+        probabilities = network(torch.stack([p.tensor(scale) for p in prepared])).softmax(dim=1)
     return [
-        Prediction(path, probs.tolist(), inverted, label_from_name(path))
-        for path, probs, (_, inverted) in zip(paths, probabilities, prepared, strict=True)
+        Prediction(path, probs.tolist(), p.inverted, label_from_name(path), p.pixels)
+        for path, probs, p in zip(paths, probabilities, prepared, strict=True)
     ]
 
 
@@ -153,6 +171,88 @@ def write_csv(predictions: list[Prediction], path: Path) -> None:
             )
 
 
+def seen_names(paths: list[Path]) -> list[str]:
+    """A PNG name for each input: its path below the inputs' common folder with '/' as '_'
+    (7/a.jpg -> 7_a.png, keeping the digit a folder states), its own extension kept where
+    two names would clash (a.png, a.jpg -> a.png.png, a.jpg.png)."""
+    resolved = [p.resolve() for p in paths]
+    common = Path(os.path.commonpath([p.parent for p in resolved]))
+    below = [p.relative_to(common) for p in resolved]
+    names = ["_".join(b.with_suffix("").parts) for b in below]
+    clashing = {n for n in names if names.count(n) > 1}
+    return [
+        ("_".join(b.parts) if n in clashing else n) + ".png"
+        for n, b in zip(names, below, strict=True)
+    ]
+
+
+def viewable(path: Path) -> Image.Image:
+    """The input as a person sees it, in RGB: transparency over white paper, and a 16-bit
+    or float image stretched from its darkest to its brightest level."""
+    image = open_image(path)
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        levels = grey(image)
+        span = max(float(np.ptp(levels)), 1e-12)
+        image = Image.fromarray(np.rint((levels - levels.min()) / span * 255).astype(np.uint8))
+    elif image.has_transparency_data:
+        page = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(page, image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def caption(p: Prediction) -> tuple[str, str]:
+    """The sheet's text under an input, and its colour: green if the digit its name states
+    was read, red if not, black if its name states none."""
+    text = f"{p.digit}  {p.confidence:.0%}"
+    if p.label is None:
+        return text, "black"
+    return (text, "green") if p.label == p.digit else (f"{text}  (is {p.label})", "red")
+
+
+def contact_sheet(predictions: list[Prediction]) -> Image.Image:
+    """Each input beside the 28x28 the model saw, under them its file name and the digit
+    read with its confidence."""
+    shown = predictions[:SHEET_MOST]
+    cols = min(len(shown), SHEET_COLUMNS)
+    rows = math.ceil(len(shown) / cols)
+    gap, text = 12, 22
+    cell_w, cell_h = 2 * TILE + gap, TILE + text + gap
+    sheet = Image.new("RGB", (cols * cell_w + gap, rows * cell_h + gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=14)
+    for i, p in enumerate(shown):
+        row, col = divmod(i, cols)
+        left, top = gap + col * cell_w, gap + row * cell_h
+        thumbnail = viewable(p.path)
+        thumbnail.thumbnail((TILE, TILE))
+        at = (left + (TILE - thumbnail.width) // 2, top + (TILE - thumbnail.height) // 2)
+        sheet.paste(thumbnail, at)
+        model_view = Image.fromarray(p.pixels).resize((TILE, TILE), Image.Resampling.NEAREST)
+        sheet.paste(model_view, (left + TILE, top))
+        name = p.path.name if len(p.path.name) <= 18 else p.path.name[:17] + "…"
+        draw.text((left + TILE / 2, top + TILE + 3), name, fill="grey", font=font, anchor="mt")
+        words, colour = caption(p)
+        draw.text((left + 1.5 * TILE, top + TILE + 3), words, fill=colour, font=font, anchor="mt")
+    return sheet
+
+
+def write_seen(predictions: list[Prediction], folder: Path) -> str:
+    """Writes, for each input, the 28x28 the model saw (ZOOM times larger, nearest
+    neighbour: its pixels as squares), and for several inputs sheet.png of them all;
+    returns the line that says what was written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = seen_names([p.path for p in predictions])
+    for p, name in zip(predictions, names, strict=True):
+        big = Image.fromarray(p.pixels).resize((28 * ZOOM, 28 * ZOOM), Image.Resampling.NEAREST)
+        big.save(folder / name)
+    if len(predictions) == 1:
+        return f"the image the model saw written to {folder / names[0]}"
+    written = f"the {len(predictions)} images the model saw written to {folder}/"
+    contact_sheet(predictions).save(folder / "sheet.png")
+    shown = "" if len(predictions) <= SHEET_MOST else f" (the first {SHEET_MOST})"
+    return f"{written}; {folder / 'sheet.png'} shows them beside their inputs{shown}"
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     try:
@@ -165,9 +265,12 @@ def main(cfg: DictConfig) -> None:
     predictions = predict(str(found), specs)
     if cfg.csv:
         write_csv(predictions, Path(cfg.csv))
+    seen = write_seen(predictions, Path(cfg.seen)) if cfg.seen else None
     print(report(predictions))
     if cfg.csv:
         print(f"predictions written to {cfg.csv}")
+    if seen:
+        print(seen)
     exit_now()
 
 

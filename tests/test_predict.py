@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 from torchvision import datasets
 
-from src.data.images import ImageError, prepare
+from src.data.images import ImageError, prepare, read_image
 from src.data.pixels import normalise
 from src.model.classifier import Classifier
 from src.predict import ROWS_SHOWN, label_from_name, predict, report
@@ -259,6 +259,54 @@ def test_the_command_prints_a_table_writes_a_csv_and_fails_in_one_line(tmp_path,
     missing = run_module("src.predict", f"ckpt_path={untrained_ckpt}", check=False)
     assert one_error_line(missing).startswith("error: image is missing: python -m src.predict")
     assert missing.stdout == ""
+
+
+def test_seen_writes_what_the_model_saw_beside_each_input_and_a_sheet(tmp_path, untrained_ckpt):
+    """seen=<folder>: each input's 28x28 as the model got it, 8x larger, named after the
+    input; for several inputs, sheet.png with each input beside it."""
+    inputs = tmp_path / "inputs"
+    (inputs / "4").mkdir(parents=True)
+    images = seven(inputs)
+    four = draw_digit(
+        (90, 90), (25, 10, 65, 80), [(0.7, 1), (0.7, 0), (0, 0.7), (1, 0.7)], 6, (250, 20)
+    )
+    shaded = np.asarray(four, dtype=np.float64) * np.linspace(1, 0.4, 90)  # light falls off
+    Image.fromarray(shaded.astype(np.uint8)).save(inputs / "4" / "a.png")
+    images.append(inputs / "4" / "a.png")
+    seen = tmp_path / "seen"
+    result = run_module(
+        "src.predict", f"ckpt_path={untrained_ckpt}", f"image={inputs}", f"seen={seen}"
+    )
+    assert result.stdout.splitlines()[-1] == (
+        f"the 3 images the model saw written to {seen}/; "
+        f"{seen / 'sheet.png'} shows them beside their inputs"
+    )
+    names = {"4/a.png": "4_a.png", "seven.jpg": "seven.jpg.png", "seven.png": "seven.png.png"}
+    assert sorted(p.name for p in seen.iterdir()) == sorted([*names.values(), "sheet.png"])
+    sheet = np.asarray(Image.open(seen / "sheet.png").convert("L"))
+    for i, (name, written) in enumerate(sorted(names.items())):
+        pixels = read_image(inputs / name).pixels
+        big = np.asarray(Image.open(seen / written))
+        assert big.shape == (28 * 8, 28 * 8)
+        assert np.array_equal(big[::8, ::8], pixels)
+        # On the sheet, beside its input: 4x as large, one cell of 2x112 + 12 pixels each.
+        left = 12 + i * (2 * 112 + 12) + 112
+        assert np.array_equal(sheet[12 : 12 + 112 : 4, left : left + 112 : 4], pixels)
+    # The shaded page's 4 is seen as the evenly lit one is: the paper is black, not grey.
+    evenly_lit = grid(prepare(four)[0]) > 0.5
+    shaded_seen = read_image(inputs / "4" / "a.png").pixels > 127
+    assert (shaded_seen & evenly_lit).sum() >= 0.9 * (shaded_seen | evenly_lit).sum()
+
+    alone = run_module(
+        "src.predict",
+        f"ckpt_path={untrained_ckpt}",
+        f"image={images[0]}",
+        f"seen={tmp_path / 'one'}",
+    )
+    assert alone.stdout.splitlines()[-1] == (
+        f"the image the model saw written to {tmp_path / 'one' / 'seven.png'}"
+    )
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["seven.png"]
 
 
 @pytest.fixture(scope="module")
