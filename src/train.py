@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import hydra
@@ -56,6 +57,7 @@ def build(config: TrainConfig) -> tuple[MNISTDataModule, Classifier, L.Trainer]:
 
 def train(config: TrainConfig) -> float | None:
     """Fit, test, write metrics.json; return the monitored metric for Hydra's sweepers."""
+    started_at = datetime.now().astimezone()
     prepare_stores(config.logger)
     datamodule, model, trainer = build(config)
     history = next(c for c in trainer.callbacks if isinstance(c, History))
@@ -70,6 +72,9 @@ def train(config: TrainConfig) -> float | None:
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
         "fit_seconds": fit_seconds,
+        # When the run began and ended: a sweep's report tells its wall time from them.
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "seconds_per_epoch": fit_seconds / max(history.epochs_run, 1),
     }
     if trainer.is_global_zero:

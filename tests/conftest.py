@@ -105,7 +105,7 @@ def tiny_config(data_dir: Path, out: Path, *overrides: str) -> TrainConfig:
 
 def stable(metrics: dict) -> dict:
     """What a run must repeat exactly: its metrics.json but for timings and paths."""
-    drop = ("fit_seconds", "seconds_per_epoch", "tested_weights")
+    drop = ("fit_seconds", "seconds_per_epoch", "tested_weights", "started_at", "finished_at")
     return {k: v for k, v in metrics.items() if k not in drop}
 
 

@@ -18,6 +18,7 @@ from src.study.table import (
     setting_columns,
     sweep_command,
     varying,
+    wall_time,
 )
 
 # Settings that say where and how data is kept, not what was trained.
@@ -138,6 +139,11 @@ def markdown(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) 
             f"Best validation accuracy: job {best['job']}{f' ({which})' if which else ''}, "
             f"{formatted('val_acc', best['val_acc'])}% val, "
             f"{formatted('test_acc', best['test_acc'])}% test."
+        )
+    if len(ok) and (seconds := wall_time(ok)) is not None:
+        lines.append(
+            f"Wall time: {seconds / 60:.1f} min from the first job's start to the last one's "
+            f"end; {ok['fit_seconds'].sum() / 60:.1f} min of fitting over all jobs."
         )
     lines += [
         "Accuracies in %, each measured once after training with the tested weights (train acc "

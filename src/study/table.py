@@ -282,3 +282,13 @@ def differences(jobs: pd.DataFrame, a: pd.Series, b: pd.Series, column: str) -> 
     seed each)."""
     by_seed = [jobs[mask].set_index("seed")[column] for mask in (a, b)]
     return (by_seed[0] - by_seed[1]).dropna()
+
+
+def wall_time(jobs: pd.DataFrame) -> float | None:
+    """Seconds from the first finished job's start to the last one's end, as the jobs
+    recorded them (None for jobs from before they did)."""
+    if "started_at" not in jobs or jobs["started_at"].isna().any():
+        return None
+    started = pd.to_datetime(jobs["started_at"], format="ISO8601", utc=True)
+    finished = pd.to_datetime(jobs["finished_at"], format="ISO8601", utc=True)
+    return (finished.max() - started.min()).total_seconds()
