@@ -19,6 +19,7 @@ members' probabilities. No torch here.
 """
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from src.study.stats import intervals, mean_ci
 from src.study.table import setting_columns, setting_of
 
 MEMBERS = ("seed", "data.train_subset")  # what a setting's members differ in
+TABLE = "ensembles.csv"
 SMALLEST = float(np.finfo(np.float16).tiny)  # what float16 kept as 0 was at least: logs stay finite
 
 
@@ -107,7 +109,23 @@ def members_of(jobs: pd.DataFrame) -> list[pd.DataFrame]:
     return groups
 
 
+def keep(jobs: pd.DataFrame, sweep_dir: Path) -> None:
+    """Writes the sweep's `measure` into ensembles.csv, where the sweep's results keep it
+    (not its jobs' predictions, 200 KB each): `per_setting` reads it back."""
+    measured = measure(jobs)
+    if not measured.empty:
+        measured.to_csv(sweep_dir / TABLE, index=False)
+
+
 def per_setting(jobs: pd.DataFrame) -> pd.DataFrame:
+    """The settings' ensembles and the parts of their error (`measure`), as the sweep's
+    ensembles.csv keeps them, or measured from the jobs' predictions."""
+    if not jobs.empty and (kept := Path(jobs["path"].iloc[0]).parent / TABLE).is_file():
+        return pd.read_csv(kept)
+    return measure(jobs)
+
+
+def measure(jobs: pd.DataFrame) -> pd.DataFrame:
     """For each setting with two members or more: its settings, `members`, the members' mean
     test error (%) and its 95% half-width, the ensemble's error (%), and the parts of the
     squared error and of the cross-entropy (`Decomposition`)."""

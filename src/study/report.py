@@ -235,6 +235,16 @@ def write_report(sweep_dir: Path) -> list[Path]:
         )
         settings.to_csv(sweep_dir / "summary_by_setting.csv", index=False)
         written.insert(1, sweep_dir / "summary_by_setting.csv")
-    chosen = experiments.reporting(table[table["status"] == "ok"])
+    ok = table[table["status"] == "ok"]
+    ensembles.keep(ok, sweep_dir)
+    if (sweep_dir / ensembles.TABLE).is_file():
+        written.append(sweep_dir / ensembles.TABLE)
+    chosen = experiments.reporting(ok)
     (sweep_dir / "summary.md").write_text(markdown(table, sweep_dir, chosen))
     return [*written, *figures(table, sweep_dir, chosen)]
+
+
+def summary_text(sweep_dir: Path) -> str:
+    """summary.md as `write_report` writes it, written nowhere: the study's pages check it."""
+    table = load_sweep(sweep_dir)
+    return markdown(table, sweep_dir, experiments.reporting(table[table["status"] == "ok"]))

@@ -53,7 +53,11 @@ def load_job(job_dir: Path) -> dict[str, Any]:
     """One row: the job's settings and results, or why it has none."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = OmegaConf.load(overrides_file) if overrides_file.is_file() else []
-    row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(map(str, overrides))}
+    row: dict[str, Any] = {
+        "job": job_dir.name,
+        "path": str(job_dir),
+        "overrides": " ".join(map(str, overrides)),
+    }
     try:
         metrics = json.loads((job_dir / "metrics.json").read_text())
     except FileNotFoundError:
