@@ -24,6 +24,7 @@ import pandas as pd
 from src.run import failures
 from src.study import experiments
 from src.study.claims import EXACT, SEEDS, Claim, markdown
+from src.study.explorer import write_claims_page
 from src.study.table import ReportError, load_sweep
 
 # name -> the sweep's overrides; each runs into <folder>/<name>.
@@ -133,8 +134,9 @@ def main() -> None:
     (folder / "claims.md").write_text(
         markdown(rows, figures, {name: command(name) for name in SWEEPS})
     )
+    page = write_claims_page(rows, folder / "claims.html", {name: command(name) for name in SWEEPS})
     print((folder / "claims.md").read_text())
-    print(f"wrote {folder / 'claims.md'} ({time.perf_counter() - started:.0f} s)")
+    print(f"wrote {folder / 'claims.md'} and {page} ({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

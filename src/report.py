@@ -2,7 +2,8 @@
 
 Writes into the sweep folder summary.csv, summary_by_setting.csv, summary.md and the figures
 that suit the sweep (src/study/report.py says which), each drawing the seeds' mean with its
-95% band. No torch here, so it takes a moment.
+95% band; and explorer.html, the sweep to explore in a browser, offline (plotly.min.js beside
+it). No torch here, so it takes a moment.
 """
 
 import argparse

@@ -1,1 +1,2 @@
-"""The study, torch-free: a sweep as a table, its statistics, figures, report and claims."""
+"""The study, torch-free: a sweep as a table, its statistics, figures, report, explorer page
+and claims."""

@@ -78,16 +78,16 @@ def rel(path: Path) -> str:
 def filled(page: Path, sources: dict[Path, str]) -> str:
     """The page with each of its blocks holding what it quotes now."""
 
-    def quote(block: re.Match) -> str:
-        source = ROOT / block.group(2)
+    def quote(found: re.Match) -> str:
+        source = ROOT / found.group(2)
         text = sources.get(source) or (source.read_text() if source.is_file() else None)
         if text is None:
-            raise PageError(f"{rel(page)} quotes {block.group(2)}, which does not exist")
+            raise PageError(f"{rel(page)} quotes {found.group(2)}, which does not exist")
         try:
-            body = section(text, block.group(3))
+            body = section(text, found.group(3))
         except PageError as e:
-            raise PageError(f"{rel(page)} quotes {block.group(2)}: {e}") from None
-        return f"{block.group(1)}{body}{block.group(5)}"
+            raise PageError(f"{rel(page)} quotes {found.group(2)}: {e}") from None
+        return f"{found.group(1)}{body}{found.group(5)}"
 
     return BLOCK.sub(quote, page.read_text())
 

@@ -2,7 +2,8 @@
 that differ only in their seed as one row: seeds, and each result's mean, std and 95%
 interval), summary.md (the settings that vary and the results, as tables) and the figures:
 each setting's loss by epoch for every sweep (curves.png), and what the experiment's own module
-adds (src/study/experiments/). No torch here."""
+adds (src/study/experiments/); and explorer.html, the sweep to explore in a browser
+(src/study/explorer.py). No torch here."""
 
 from pathlib import Path
 from types import ModuleType
@@ -10,78 +11,21 @@ from types import ModuleType
 import pandas as pd
 
 from src.study import ensembles, experiments
+from src.study.explorer import write_explorer
 from src.study.figures import plot_curves
 from src.study.stats import percent
 from src.study.table import (
+    RESULTS,
+    WHOLE,
     by_setting,
+    formatted,
     load_sweep,
-    setting_columns,
+    shared_settings,
     sweep_command,
-    varying,
+    swept_settings,
+    table_columns,
     wall_time,
 )
-
-# Settings that say where and how data is kept, not what was trained.
-PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
-
-WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
-
-RESULTS = {
-    "parameters": "params",
-    "train_set_acc": "train acc %",
-    "val_acc": "val acc %",
-    "test_acc": "test acc %",
-    "val_best_acc": "best val %",
-    "gap": "gap (pts)",
-    "train_set_acc_clean": "train acc, clean labels %",
-    "train_set_acc_corrupted": "train acc, wrong labels %",
-    "train_set_loss": "train loss",
-    "val_loss": "val loss",
-    "test_loss": "test loss",
-    "epochs": "epochs",
-    "seconds_per_epoch": "s/epoch",
-    "fit_seconds": "fit s",
-}
-
-
-def formatted(column: str, value: object) -> str:
-    """A value as the markdown table shows it: accuracies and gap in percent."""
-    if column == "data.train_size" and (value is None or pd.isna(value)):
-        return "all"
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer() and column.endswith(WHOLE):
-        value = int(value)  # a whole number beside a missing one, which made it a float
-    if column.endswith(("_acc", "_acc_clean", "_acc_corrupted")) or column == "gap":
-        return f"{100 * value:.2f}"
-    if column.endswith("_loss"):
-        return f"{value:#.4g}"  # trailing zeros kept: a column of four digits each
-    if column in ("parameters", "epochs"):
-        return f"{int(value):,}"
-    if column in ("seconds_per_epoch", "fit_seconds"):
-        return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
-    if isinstance(value, tuple):
-        return str(list(value))
-    return str(value)
-
-
-def swept_settings(table: pd.DataFrame) -> list[str]:
-    """The settings whose values differ between the finished jobs."""
-    return [c for c in varying(table, setting_columns(table)) if c not in PLUMBING]
-
-
-def shared_settings(table: pd.DataFrame) -> list[str]:
-    """`key value` for each setting every finished job shares."""
-    ok = table[table["status"] == "ok"]
-    shared = []
-    for column in setting_columns(table):
-        values = ok[column]
-        if column in PLUMBING or values.isna().all() or values.dropna().astype(str).nunique() > 1:
-            continue
-        note = " (where it applies)" if values.isna().any() else ""
-        shared.append(f"{column} {formatted(column, values.dropna().iloc[0])}{note}")
-    return shared
-
 
 # The results summary.md shows over seeds, and their headers.
 OVER_SEEDS = {
@@ -151,9 +95,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) 
         "fit s = seconds spent fitting.",
         "",
     ]
-    for experiment in reporting:
-        if hasattr(experiment, "columns"):
-            swept = experiment.columns(swept)
+    swept = table_columns(table, reporting)
     columns = ["job", "model", *[c for c in swept if c != "model.hidden"]]
     columns += [c for c in RESULTS if c in table and table[c].notna().any()]
     shown = pd.DataFrame(
@@ -217,7 +159,8 @@ def describe(job: pd.Series, swept: list[str]) -> str:
 
 
 def write_report(sweep_dir: Path) -> list[Path]:
-    """Write summary.csv, summary.md and the figures that suit the sweep; return their paths."""
+    """Write summary.csv, summary.md, the figures that suit the sweep and explorer.html; return
+    their paths. The page's plotly.min.js goes beside it once per plotly version."""
     table = load_sweep(sweep_dir)
     csv = table.drop(columns=["history"], errors="ignore")
     for column in csv.select_dtypes("float"):  # whole numbers stay whole beside a failed job
@@ -241,7 +184,8 @@ def write_report(sweep_dir: Path) -> list[Path]:
         written.append(sweep_dir / ensembles.TABLE)
     chosen = experiments.reporting(ok)
     (sweep_dir / "summary.md").write_text(markdown(table, sweep_dir, chosen))
-    return [*written, *figures(table, sweep_dir, chosen)]
+    written += figures(table, sweep_dir, chosen)
+    return [*written, write_explorer(sweep_dir, table, chosen)]
 
 
 def summary_text(sweep_dir: Path) -> str:

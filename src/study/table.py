@@ -2,13 +2,17 @@
 
 Setting columns are named like the overrides that set them (`model.hidden`,
 `data.train_size`, `seed`); result columns like metrics.json's keys (`val_acc`,
-`train_set_acc`, ...). No torch here, so reading a sweep takes a moment.
+`train_set_acc`, ...). Which settings a sweep varies and which every job shares, and how
+the report and the explorer page show a value (`formatted`). No torch here, so reading a
+sweep takes a moment.
 """
 
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -185,6 +189,80 @@ def varying(table: pd.DataFrame, columns: list[str]) -> list[str]:
     """The columns among `columns` whose values differ between the finished jobs."""
     ok = table[table["status"] == "ok"]
     return [c for c in columns if ok[c].dropna().astype(str).nunique() > 1]
+
+
+# Settings that say where and how data is kept, not what was trained.
+PLUMBING = ("data.data_dir", "data.download", "data.on_device", "model.depth", "model.width")
+
+# Columns of whole numbers, by how their names end: shown without a decimal point.
+WHOLE = ("seed", "size", "depth", "width", "parameters", "images", "epochs", "steps")
+
+# The results the job table shows, and their headers.
+RESULTS = {
+    "parameters": "params",
+    "train_set_acc": "train acc %",
+    "val_acc": "val acc %",
+    "test_acc": "test acc %",
+    "val_best_acc": "best val %",
+    "gap": "gap (pts)",
+    "train_set_acc_clean": "train acc, clean labels %",
+    "train_set_acc_corrupted": "train acc, wrong labels %",
+    "train_set_loss": "train loss",
+    "val_loss": "val loss",
+    "test_loss": "test loss",
+    "epochs": "epochs",
+    "seconds_per_epoch": "s/epoch",
+    "fit_seconds": "fit s",
+}
+
+
+def formatted(column: str, value: object) -> str:
+    """A value as the markdown table shows it: accuracies and gap in percent."""
+    if column == "data.train_size" and (value is None or pd.isna(value)):
+        return "all"
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer() and column.endswith(WHOLE):
+        value = int(value)  # a whole number beside a missing one, which made it a float
+    if column.endswith(("_acc", "_acc_clean", "_acc_corrupted")) or column == "gap":
+        return f"{100 * value:.2f}"
+    if column.endswith("_loss"):
+        return f"{value:#.4g}"  # trailing zeros kept: a column of four digits each
+    if column in ("parameters", "epochs"):
+        return f"{int(value):,}"
+    if column in ("seconds_per_epoch", "fit_seconds"):
+        return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+    if isinstance(value, tuple):
+        return str(list(value))
+    return str(value)
+
+
+def swept_settings(table: pd.DataFrame) -> list[str]:
+    """The settings whose values differ between the finished jobs."""
+    return [c for c in varying(table, setting_columns(table)) if c not in PLUMBING]
+
+
+def table_columns(table: pd.DataFrame, reporting: Sequence[ModuleType]) -> list[str]:
+    """The swept settings as the job tables of summary.md and explorer.html show them: each
+    experiment `reporting` the sweep may name them its way (its `columns`)."""
+    swept = swept_settings(table)
+    for experiment in reporting:
+        if hasattr(experiment, "columns"):
+            swept = experiment.columns(swept)
+    return swept
+
+
+def shared_settings(table: pd.DataFrame) -> list[str]:
+    """`key value` for each setting every finished job shares."""
+    ok = table[table["status"] == "ok"]
+    shared = []
+    for column in setting_columns(table):
+        values = ok[column]
+        if column in PLUMBING or values.isna().all() or values.dropna().astype(str).nunique() > 1:
+            continue
+        note = " (where it applies)" if values.isna().any() else ""
+        shared.append(f"{column} {formatted(column, values.dropna().iloc[0])}{note}")
+    return shared
 
 
 def sweep_command(sweep_dir: Path) -> str:

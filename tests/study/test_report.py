@@ -68,20 +68,22 @@ def test_validation_points_keep_each_validation_once():
     assert points.tolist() == pytest.approx([0.5, 0.4, 0.3])
 
 
-def test_all_failed_sweep_writes_only_the_summary(tmp_path):
+def test_all_failed_sweep_writes_only_the_summary_and_the_explorer_page(tmp_path):
     write_failed_job(tmp_path, 0)
     write_failed_job(tmp_path, 1)
-    assert {p.name for p in write_report(tmp_path)} == {"summary.csv", "summary.md"}
+    written = {p.name for p in write_report(tmp_path)}
+    assert written == {"summary.csv", "summary.md", "explorer.html"}
     assert "2 jobs: 0 ok, 2 failed" in (tmp_path / "summary.md").read_text()
 
 
-def test_one_job_writes_only_summary_and_curves(tmp_path):
+def test_one_job_writes_only_summary_curves_and_the_explorer_page(tmp_path):
     write_job(tmp_path, 0, [16])
     assert {p.name for p in write_report(tmp_path)} == {
         "summary.csv",
         "summary_by_setting.csv",
         "summary.md",
         "curves.png",
+        "explorer.html",
     }
 
 

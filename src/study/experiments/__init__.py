@@ -1,11 +1,12 @@
 """The study's experiments, one module each, named as its conf/experiment/<name>.yaml: what its
-sweep adds to the report (summary.md sections, figures, the job table's columns) and its
-claims. A module defines what it has of:
+sweep adds to the report (summary.md sections, figures, the job table's columns, the views
+of its explorer page) and its claims. A module defines what it has of:
 
     fits(jobs) -> bool                     whether an ad-hoc sweep's jobs have its shape
     sections(jobs) -> list[str]            summary.md lines, above the table over seeds
     figures(jobs, folder) -> list[Path]    the figures it draws into the sweep folder
     columns(swept) -> list[str]            the job table's setting columns
+    views(jobs) -> list[View]              its sections of explorer.html (src.study.explorer)
     claims(sweeps) -> list[Claim]          the handout's claims it measures (src.claims)
 
 A sweep's jobs record the experiment they were composed with; its module reports them, and

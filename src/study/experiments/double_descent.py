@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from src.config.schema import CLASSES
+from src.study import explorer
 from src.study.figures import (
     count,
     epoch_curves,
@@ -267,3 +269,214 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
         f"means over {seeds} seeds with 95% bands (validation images: clean, held out)"
     )
     return save_figure(fig, path)
+
+
+def epoch_points(jobs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Every job's finite `column` from its history: a row per job and epoch, with its width,
+    parameters, model, seed and job."""
+    rows = [
+        (job["job"], job["seed"], job["width"], job["parameters"], job["model"], e["epoch"], v)
+        for job in jobs.to_dict("records")
+        for e in job["history"]
+        if isinstance(v := e.get(column), int | float) and math.isfinite(v)
+    ]
+    names = ["job", "seed", "width", "parameters", "model", "epoch", "value"]
+    return pd.DataFrame(rows, columns=names)
+
+
+def nk_line(jobs: pd.DataFrame, top: float) -> dict:
+    """n·K, the training images times the classes, as a dotted vertical line at that
+    parameter count up to `top`, with its own legend entry (a plotly trace)."""
+    nk = int(jobs["train_images"].iloc[0]) * CLASSES
+    return {
+        "type": "scatter",
+        "x": [nk, nk],
+        "y": [0, top],
+        "mode": "lines",
+        "line": {"color": "grey", "dash": "dot", "width": 1.5},
+        "name": f"n·K = {nk:,} (training images x {CLASSES} classes)",
+        "hovertemplate": f"n·K = {nk:,} parameters<extra></extra>",
+    }
+
+
+NK_COLOUR = "#008b8b"  # teal: seen on the heatmaps' pale and dark cells alike
+
+
+def width_epoch_heatmap(points: pd.DataFrame, what: str, at_nk: float) -> go.Figure:
+    """`what` (the points' values, in %) by width (rows) and epoch (columns, log scale): the
+    mean over seeds, its 95% interval on hover; the width of n·K parameters (`at_nk`) marked."""
+    stats = points.groupby(["width", "epoch"])["value"].agg(["mean", "std", "count"])
+    stats["half"] = explorer.half_widths(stats["std"], stats["count"])
+    mean = stats["mean"].unstack("epoch").sort_index()
+    half = stats["half"].unstack("epoch").reindex_like(mean).to_numpy(dtype=np.float32)
+    widths = mean.index.to_numpy()
+    # the half-widths as numbers, not text: 6,600 cells of 600 epochs stay small
+    if np.isfinite(half).all():
+        interval = {"customdata": half, "hovertemplate": "± %{customdata:.1f} %"}
+    elif np.isnan(half).all():
+        interval = {"hovertemplate": "% (one seed: no interval)"}
+    else:
+        text = [[f"± {h:.1f} %" if np.isfinite(h) else "%" for h in row] for row in half]
+        interval = {"text": text, "hovertemplate": "%{text}"}
+    head = f"%{{y}} hidden units · epoch %{{x}}<br>{what} %{{z:.1f}} "
+    interval["hovertemplate"] = head + interval["hovertemplate"] + "<extra></extra>"
+    fig = go.Figure(
+        go.Heatmap(
+            x=mean.columns.to_numpy(dtype=np.int16 if mean.columns.max() < 2**15 else np.int32),
+            y=[str(w) for w in widths],
+            z=mean.to_numpy(dtype=np.float32),
+            colorscale="Magma",
+            reversescale=True,
+            colorbar={"title": {"text": f"{what} (%)", "side": "right"}},
+            **interval,
+        )
+    )
+    # n·K's width between the rows of the widths around it (rows are categories: 0, 1, ...)
+    row = float(np.interp(math.log(at_nk), np.log(widths.astype(float)), np.arange(len(widths))))
+    beyond = ""
+    if at_nk < widths[0]:
+        beyond = " (below the narrowest)"
+    elif at_nk > widths[-1]:
+        beyond = " (above the widest)"
+    line = {"color": NK_COLOUR, "dash": "dot", "width": 2}
+    fig.add_shape(type="line", xref="paper", x0=0, x1=1, y0=row, y1=row, line=line)
+    fig.add_annotation(
+        xref="paper",
+        x=0.01,
+        y=row,
+        text=f"n·K ≈ {at_nk:.0f} units{beyond}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font={"color": NK_COLOUR},
+        bgcolor="rgba(255,255,255,0.8)",
+    )
+    fig.update_xaxes(title="epoch (log scale)", **explorer.log_axis(mean.columns))
+    fig.update_yaxes(title="hidden units", type="category")
+    return explorer.styled(fig)
+
+
+def epoch_slider_figure(jobs: pd.DataFrame, val: pd.DataFrame) -> dict | None:
+    """Validation and training error against parameters at one epoch, a slider (and a play
+    button) choosing among the validated epochs; the final test error stays as the reference.
+    The figure's JSON (its frames plain dicts: plotly's checks of 60 frames take seconds), or
+    None when the jobs validated fewer than twice. `val`: the jobs' `epoch_points` of val_acc."""
+    epochs = sorted(set(val["epoch"]))
+    if len(epochs) < 2:
+        return None
+    lines = [(val, "validation error", explorer.COLOURS[3], "solid", "square")]
+    train = epoch_points(jobs, "train_running_acc")
+    if set(epochs) <= set(train["epoch"]):
+        label = "training error (batches, labels as trained on)"
+        lines.append((train, label, explorer.COLOURS[0], "dash", "circle"))
+    frames, top = [], 0.0
+    by_epoch = [dict(tuple(points.groupby("epoch"))) for points, *_ in lines]
+    for epoch in epochs:
+        data = []
+        for at_epoch, (_, label, colour, dash, symbol) in zip(by_epoch, lines, strict=True):
+            at = at_epoch[epoch]
+            summary = explorer.over_seeds(
+                at.assign(error=100 * (1 - at["value"])),
+                "parameters",
+                "error",
+                f"{label} at epoch {epoch}",
+                scale=1,
+            )
+            # the band's traces at every epoch: a frame replaces the traces by index
+            data += explorer.mean_and_band(summary, label, colour, dash, symbol, always_band=True)
+            top = max(top, float((summary["mean"] + summary["half"].fillna(0)).max()))
+        frames.append({"name": str(epoch), "data": data, "traces": list(range(len(data)))})
+    fig = go.Figure(frames[-1]["data"])
+    label = "test error after training"
+    errors = jobs.assign(error=1 - jobs["test_acc"])
+    test = explorer.over_seeds(errors, "parameters", "error", label)
+    explorer.add_mean_and_band(fig, test, label, "#555555", "dot", "diamond")
+    top = min(100.0, 1.08 * max(top, float(test["mean"].max())))
+    fig.add_trace(nk_line(jobs, top))
+    step = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}
+    step["transition"] = {"duration": 0}
+    play = {**step, "fromcurrent": True, "frame": {"duration": 120, "redraw": False}}
+    fig.update_layout(
+        sliders=[
+            {
+                "active": len(epochs) - 1,
+                "currentvalue": {"prefix": "epoch "},
+                "pad": {"t": 45},
+                "steps": [
+                    {"method": "animate", "label": str(e), "args": [[str(e)], step]} for e in epochs
+                ],
+            }
+        ],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0,
+                "y": -0.28,
+                "xanchor": "right",
+                "yanchor": "top",
+                "pad": {"t": 45, "r": 10},
+                "buttons": [{"label": "▶ play", "method": "animate", "args": [None, play]}],
+            }
+        ],
+    )
+    log = explorer.spans_decades(jobs["parameters"])
+    fig.update_xaxes(
+        title="parameters" + (" (log scale)" if log else ""),
+        **(explorer.log_axis(jobs["parameters"]) if log else {}),
+    )
+    fig.update_yaxes(title="error (%)", range=[0, top])
+    spec = explorer.styled(fig, height=520).to_dict()
+    spec["frames"] = frames
+    return spec
+
+
+def views(jobs: pd.DataFrame) -> list[explorer.View]:
+    """The explorer's views of a width sweep validated over its epochs: validation error by
+    width and epoch, the model-wise curve at the epoch a slider picks, and with label noise
+    the wrong labels memorised by width and epoch. None when no job validated twice."""
+    val = epoch_points(jobs, "val_acc")
+    if val["epoch"].nunique() < 2:
+        return []
+    nk = int(jobs["train_images"].iloc[0]) * CLASSES
+    at_nk = hidden_units_at(nk)
+    seeds = jobs["seed"].nunique()
+    over = f"the mean over {seeds} seeds" if seeds > 1 else "one seed"
+    errors = val.assign(value=100 * (1 - val["value"]))
+    shown = [
+        explorer.View(
+            "Validation error by width and epoch",
+            f"Validation error of each width (rows) after each validated epoch (columns), {over}; "
+            f"hover a cell for its 95% interval. The dotted line is the width ({at_nk:.0f} units) "
+            f"whose parameter count is n·K = {nk:,}, the training images times the {CLASSES} "
+            "classes.",
+            [width_epoch_heatmap(errors, "validation error", at_nk)],
+            ids=["dd-heatmap"],
+        )
+    ]
+    if (slider := epoch_slider_figure(jobs, val)) is not None:
+        shown.append(
+            explorer.View(
+                "Error against parameters, epoch by epoch",
+                "Validation and training error against parameters after the epoch the slider "
+                f"picks ({over}, with the 95% band); the final test error stays for "
+                "reference. Move the slider, or press play, to watch the curve's U and its "
+                "second descent form over training.",
+                [slider],
+                ids=["dd-epochs"],
+            )
+        )
+    wrong = epoch_points(jobs, "train_running_acc_corrupted")
+    if jobs["data.label_noise"].fillna(0).gt(0).any() and wrong["epoch"].nunique() > 1:
+        fitted = wrong.assign(value=100 * wrong["value"])
+        shown.append(
+            explorer.View(
+                "Wrong labels memorised",
+                "Of the training images whose label was made wrong, the share the model "
+                "predicts as that wrong label: the training batches' running accuracy on them "
+                f"in each epoch, by width and epoch ({over}).",
+                [width_epoch_heatmap(fitted, "wrong labels fitted", at_nk)],
+                ids=["dd-memorised"],
+            )
+        )
+    return shown

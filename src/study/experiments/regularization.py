@@ -6,10 +6,12 @@ U is, what it gains where the unregularised model is worst, and what it costs at
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
 from src.config.schema import CLASSES
-from src.study.experiments.double_descent import one_layer_widths
+from src.study import explorer
+from src.study.experiments.double_descent import nk_line, one_layer_widths
 from src.study.figures import log_x_axes, mark_x, plot_band, save_figure
 from src.study.stats import interval, paired
 
@@ -185,3 +187,57 @@ def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
         + (f", {noise:.0%} of their labels wrong" if noise else "")
     )
     return save_figure(fig, path)
+
+
+def views(jobs: pd.DataFrame) -> list[explorer.View]:
+    """The explorer's view of the cures: test accuracy against parameters, a curve per cure
+    and one for the cure chosen per width on validation, each with its 95% band and switched
+    on and off from the legend; with label noise, the wrong labels each lets the model fit."""
+    curves = pd.concat([jobs.assign(chosen=None), tuned_per_width(jobs)])
+    order = ["none", *[c for c in jobs["cure"].unique() if c != "none"], TUNED]
+    colours = [c for c in explorer.COLOURS if c != explorer.COLOURS[3]]  # red: the choice
+    styles = {
+        "none": ("#000000", "square"),
+        **{c: (colours[i % len(colours)], "circle") for i, c in enumerate(order[1:-1])},
+        TUNED: (explorer.COLOURS[3], "star"),
+    }
+    log = explorer.spans_decades(jobs["parameters"])
+    panels = [("test_acc", "test accuracy")]
+    if "train_set_acc_corrupted" in jobs and jobs["train_set_acc_corrupted"].notna().any():
+        panels.append(("train_set_acc_corrupted", "wrong labels fitted"))
+    figures = []
+    for column, label in panels:
+        fig = go.Figure()
+        for cure in order:
+            members = curves[curves["cure"] == cure]
+            if members.empty:
+                continue
+            points = explorer.over_seeds(
+                members, "parameters", column, f"{label} · {cure}", note="chosen"
+            )
+            colour, symbol = styles[cure]
+            name = f"{TUNED} on validation" if cure == TUNED else cure
+            explorer.add_mean_and_band(fig, points, name, colour, symbol=symbol, group=cure)
+        fig.add_trace(nk_line(jobs, 100))
+        fig.update_xaxes(
+            title="parameters" + (" (log scale)" if log else ""),
+            **(explorer.log_axis(jobs["parameters"]) if log else {}),
+        )
+        fig.update_yaxes(title=f"{label} (%)")
+        figures.append(explorer.styled(fig, height=460))
+    seeds = jobs["seed"].nunique()
+    over = f"the mean over {seeds} seeds with its 95% band" if seeds > 1 else "one seed"
+    caption = (
+        f"Test accuracy against parameters, a curve per cure ({over}); click a cure in the "
+        "legend to hide or show it, double-click to see it alone. "
+        f"{TUNED}: at each width and seed, the cure whose tested weights score best on "
+        "validation (hover says which)."
+    )
+    if len(figures) > 1:
+        caption += (
+            " Below: how many of the training images with a wrong label each model fits with "
+            "that label after training."
+        )
+    return [
+        explorer.View("Cures for overfitting", caption, figures, ids=["cures", "cures-memorised"])
+    ]

@@ -14,6 +14,7 @@ def test_grid_sweep_writes_capacity_heatmap_and_curves(grid_sweep):
         "capacity.png",
         "heatmap.png",
         "curves.png",
+        "explorer.html",
     }
     for name in ("capacity.png", "heatmap.png", "curves.png"):
         assert_png(sweep / name)

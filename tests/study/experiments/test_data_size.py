@@ -16,5 +16,6 @@ def test_data_size_sweep_writes_data_size_plot_not_capacity(tmp_path):
         "summary.md",
         "curves.png",
         "data_size.png",
+        "explorer.html",
     }
     assert_png(tmp_path / "data_size.png")

@@ -40,6 +40,7 @@ def test_double_descent_sweep_draws_errors_against_parameters(tmp_path):
         "summary.md",
         "double_descent.png",
         "curves.png",
+        "explorer.html",
     }
     assert_png(tmp_path / "double_descent.png")
     text = (tmp_path / "summary.md").read_text()
