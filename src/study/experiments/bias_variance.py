@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
 from src.config.schema import CLASSES
+from src.study import explorer
 from src.study.ensembles import per_setting
-from src.study.experiments.double_descent import one_layer_widths
+from src.study.experiments.double_descent import nk_line, one_layer_widths
 from src.study.figures import count, log_x_axes, mark_x, save_figure
 
 
@@ -91,3 +93,86 @@ def plot_bias_variance(jobs: pd.DataFrame, path: Path) -> Path:
         f"{members // subsets} seeds at each width"
     )
     return save_figure(fig, path)
+
+
+def views(jobs: pd.DataFrame) -> list[explorer.View]:
+    """The explorer's view of the mechanism: against parameters, a single model's test error
+    (the members' mean with its band) and the ensemble's; bias² and the variance's sources."""
+    table = per_setting(jobs).sort_values("parameters")
+    if table.empty:
+        return []
+    x = table["parameters"].tolist()
+    hover = [
+        f"{w:.0f} units · {count(p)} parameters · {m:.0f} members"
+        for w, p, m in zip(table["width"], table["parameters"], table["members"], strict=True)
+    ]
+    errors = go.Figure()
+    single = pd.DataFrame(
+        {
+            "x": x,
+            "mean": table["error"],
+            "half": table["error_ci95"],
+            "hover": [
+                f"{h}<br><b>a single model: {e:.2f} ± {c:.2f}% test error</b>"
+                for h, e, c in zip(hover, table["error"], table["error_ci95"], strict=True)
+            ],
+        }
+    )
+    explorer.add_mean_and_band(
+        errors, single, "a single model", explorer.COLOURS[3], symbol="square"
+    )
+    errors.add_trace(
+        go.Scatter(
+            x=x,
+            y=table["ensemble_error"],
+            name="their ensemble",
+            mode="lines+markers",
+            line={"color": explorer.COLOURS[2], "dash": "dash"},
+            text=[
+                f"{h}<br><b>the ensemble: {e:.2f}% test error</b>"
+                for h, e in zip(hover, table["ensemble_error"], strict=True)
+            ],
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+    errors.add_trace(nk_line(jobs, float(table["error"].max())))
+    parts = go.Figure()
+    for column, label, colour in (
+        ("bias", "bias²", explorer.COLOURS[0]),
+        ("variance", "variance", explorer.COLOURS[3]),
+        ("data_source", "variance from the training set", explorer.COLOURS[1]),
+        ("optimisation_source", "variance from the seed", explorer.COLOURS[4]),
+    ):
+        parts.add_trace(
+            go.Scatter(
+                x=x,
+                y=table[column],
+                name=label,
+                mode="lines+markers",
+                line={"color": colour},
+                text=[
+                    f"{h}<br><b>{label}: {v:.4f}</b>"
+                    for h, v in zip(hover, table[column], strict=True)
+                ],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    parts.add_trace(nk_line(jobs, float(table["bias"].max())))
+    for fig, title in ((errors, "test error (%)"), (parts, "squared error of the probabilities")):
+        fig.update_xaxes(title="parameters (log scale)", **explorer.log_axis(table["parameters"]))
+        fig.update_yaxes(title=title)
+    caption = (
+        "Left: a single model's test error (its members' mean with the 95% band over them) and "
+        "their ensemble's, the averaged probabilities. Right: the squared error of the "
+        "probabilities split into bias² and variance, and the variance into its two sources. "
+        "Hover a point for its numbers."
+    )
+    figures = [explorer.styled(errors), explorer.styled(parts)]
+    return [
+        explorer.View(
+            "Bias and variance by width",
+            caption,
+            figures,
+            ids=["bias-variance", "bias-variance-parts"],
+        )
+    ]

@@ -7,9 +7,11 @@ in summary.md and the claims table, where more data lowered test accuracy (paire
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
 from src.config.schema import CLASSES
+from src.study import explorer
 from src.study.claims import Claim, Gap
 from src.study.figures import log_x_axes, mark_x, plot_band, save_figure, seed_count
 from src.study.stats import percent
@@ -141,3 +143,28 @@ def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
             "sample_wise.png",
         )
     ]
+
+
+def views(jobs: pd.DataFrame) -> list[explorer.View]:
+    """The explorer's view: test and training accuracy against the training set's size, a
+    curve per width with its 95% band, hover for each seed."""
+    fig = go.Figure()
+    for i, (width, members) in enumerate(jobs.groupby("width")):
+        colour = explorer.COLOURS[i % len(explorer.COLOURS)]
+        for column, label, dash, symbol in (
+            ("test_acc", "test", "solid", "square"),
+            ("train_set_acc", "training", "dash", "circle"),
+        ):
+            name = f"{width} units, {label}"
+            points = explorer.over_seeds(members, "train_images", column, name)
+            explorer.add_mean_and_band(fig, points, name, colour, dash, symbol, group=name)
+    axis = explorer.log_axis(jobs["train_images"])
+    fig.update_xaxes(title="training images (log scale)", **axis)
+    fig.update_yaxes(title="accuracy (%)")
+    caption = (
+        "Test (solid) and training (dashed) accuracy against the number of training images, "
+        "a curve per width: the mean over seeds with its 95% band. Where a solid curve falls "
+        "to the right, more data hurt that model. Hover a point for each seed's value."
+    )
+    figures = [explorer.styled(fig, 460)]
+    return [explorer.View("More data, the same model", caption, figures, ids=["sample-wise"])]

@@ -15,3 +15,5 @@ def test_a_width_sweep_on_disjoint_training_sets_draws_and_states_bias_and_varia
     summary = (tmp_path / "summary.md").read_text()
     assert "## Bias and variance by width" in summary and "**Variance** peaks at" in summary
     assert "## Ensembles, bias and variance" in summary
+    page = (tmp_path / "explorer.html").read_text()
+    assert 'id="bias-variance"' in page and 'id="bias-variance-parts"' in page

@@ -48,3 +48,4 @@ def test_each_width_is_drawn_against_the_size_with_what_it_fits_marked(tmp_path)
     assert "sample_wise.png" in written
     assert_png(tmp_path / "sample_wise.png")
     assert "(more data hurt)" in (tmp_path / "summary.md").read_text()
+    assert 'id="sample-wise"' in (tmp_path / "explorer.html").read_text()
