@@ -1,7 +1,9 @@
 """The handout's claims, each measured: `python -m src.claims` runs the sweeps behind them for
-seeds 0, 1 and 2, one after the other, and writes claims.md beside them: a row per claim
-with the command, what was measured (mean ± half-width of the 95% t-interval over the
-seeds, differences paired by seed) and the verdict, by the rules printed under the table.
+seeds 0, 1 and 2, one after the other, and writes claims.md beside them: a row per claim (per
+part of one, where its parts' verdicts differ) saying in a sentence what was compared and what
+came out, the verdict by the rules printed under the table, and what it was measured on;
+under the table, each row's figures (differences paired by seed, mean ± half-width of the 95%
+t-interval) and the command that ran it.
 
     python -m src.claims                                   every sweep, then the table
     python -m src.claims --from outputs/claims/<date>/<time>    finish a killed run's sweeps,
@@ -23,7 +25,7 @@ import pandas as pd
 
 from src.run import failures
 from src.study import experiments
-from src.study.claims import EXACT, SEEDS, Claim, markdown
+from src.study.claims import EXACT, HOLDS, NOT_HERE, SEEDS, Claim, joined, markdown
 from src.study.table import ReportError, load_sweep
 
 # name -> the sweep's overrides; each runs into <folder>/<name>.
@@ -75,14 +77,17 @@ def gradient_claim(data_dir: str) -> Claim:
     images = MNIST(data_dir, train=True, download=False)
     x, y = normalise(images.data[:512]), images.targets[:512]
     worst = max(largest_difference(linear_classifier(seed), x, y) for seed in SEEDS)
+    seeds = joined([str(seed) for seed in SEEDS])
     return Claim(
         "The linear model's gradients by hand: dL/dW = X^T (softmax(Y) - onehot(y)) / B, "
         "dL/db = mean(softmax(Y) - onehot(y))",
+        f"Against autograd through the project's Classifier, the hand-derived gradients "
+        f"{'matched' if worst < EXACT else 'did not match'}: they differ by at most "
+        f"{worst:.0e} of the largest gradient.",
+        HOLDS if worst < EXACT else NOT_HERE,
+        f"the linear model on the first 512 MNIST training images, weights seeded {seeds}",
+        f"Largest difference {worst:.1e} of the largest gradient (float32).",
         (),
-        "Against autograd through the project's Classifier, on the first 512 MNIST training "
-        f"images, weights seeded {', '.join(map(str, SEEDS))}: largest difference "
-        f"{worst:.1e} of the largest gradient (float32)",
-        "holds" if worst < EXACT else "does not hold here",
     )
 
 

@@ -13,6 +13,7 @@ from src.study import experiments
 from src.study.figures import plot_curves
 from src.study.stats import percent
 from src.study.table import (
+    applying,
     by_setting,
     load_sweep,
     setting_columns,
@@ -74,11 +75,11 @@ def shared_settings(table: pd.DataFrame) -> list[str]:
     ok = table[table["status"] == "ok"]
     shared = []
     for column in setting_columns(table):
-        values = ok[column]
-        if column in PLUMBING or values.isna().all() or values.dropna().astype(str).nunique() > 1:
+        values = applying(ok, column)
+        if column in PLUMBING or values.empty or values.map(str).nunique() > 1:
             continue
-        note = " (where it applies)" if values.isna().any() else ""
-        shared.append(f"{column} {formatted(column, values.dropna().iloc[0])}{note}")
+        note = " (where it applies)" if len(values) < len(ok) else ""
+        shared.append(f"{column} {formatted(column, values.iloc[0])}{note}")
     return shared
 
 
@@ -209,9 +210,18 @@ def describe(job: pd.Series, swept: list[str]) -> str:
     return ", ".join(parts)
 
 
+def described(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table with the columns the experiments reporting it describe its jobs by
+    (their `described(jobs)`: regularization's `cure`), in summary.csv and summary.md alike."""
+    for experiment in experiments.reporting(table[table["status"] == "ok"]):
+        if hasattr(experiment, "described"):
+            table = experiment.described(table)
+    return table
+
+
 def write_report(sweep_dir: Path) -> list[Path]:
     """Write summary.csv, summary.md and the figures that suit the sweep; return their paths."""
-    table = load_sweep(sweep_dir)
+    table = described(load_sweep(sweep_dir))
     csv = table.drop(columns=["history"], errors="ignore")
     for column in csv.select_dtypes("float"):  # whole numbers stay whole beside a failed job
         values = csv[column].dropna()

@@ -6,6 +6,7 @@ claims. A module defines what it has of:
     sections(jobs) -> list[str]            summary.md lines, above the table over seeds
     figures(jobs, folder) -> list[Path]    the figures it draws into the sweep folder
     columns(swept) -> list[str]            the job table's setting columns
+    described(jobs) -> pd.DataFrame        the jobs with columns of its own (summary.csv too)
     claims(sweeps) -> list[Claim]          the handout's claims it measures (src.claims)
 
 A sweep's jobs record the experiment they were composed with; its module reports them, and
