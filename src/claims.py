@@ -1,7 +1,9 @@
 """The handout's claims, each measured: `python -m src.claims` runs the sweeps behind them for
-seeds 0, 1 and 2, one after the other, and writes claims.md beside them: a row per claim
-with the command, what was measured (mean ± half-width of the 95% t-interval over the
-seeds, differences paired by seed) and the verdict, by the rules printed under the table.
+seeds 0, 1 and 2, one after the other, and writes claims.md beside them: a row per claim (per
+part of one, where its parts' verdicts differ) saying in a sentence what was compared and what
+came out, the verdict by the rules printed under the table, and what it was measured on;
+under the table, each row's figures (differences paired by seed, mean ± half-width of the 95%
+t-interval) and the command that ran it.
 
     python -m src.claims                                   every sweep, then the table
     python -m src.claims --from outputs/claims/<date>/<time>    finish a killed run's sweeps,
@@ -23,45 +25,55 @@ import pandas as pd
 
 from src.run import failures
 from src.study import experiments
-from src.study.claims import EXACT, SEEDS, Claim, markdown
+from src.study.claims import EXACT, HOLDS, NOT_HERE, SEEDS, Claim, joined, markdown
+from src.study.experiments import polynomial
 from src.study.explorer import write_claims_page
 from src.study.table import ReportError, load_sweep
 
-# name -> the sweep's overrides; each runs into <folder>/<name>.
+# name -> the command's module and its overrides (src.train's get seed=0,1,2); each runs into
+# <folder>/<name>.
 SWEEPS = {
-    "input_scale": ["experiment=input_scale"],
-    "batch_size": ["experiment=batch_size"],
-    "activation": ["experiment=activation"],
+    "input_scale": ("src.train", ["experiment=input_scale"]),
+    "batch_size": ("src.train", ["experiment=batch_size"]),
+    "activation": ("src.train", ["experiment=activation"]),
     # The linear model under the activation sweep's recipe: what identity layers collapse to.
-    "linear": ["-m", "+sweep=local", "model=linear", "trainer.max_epochs=5"],
-    "loss": ["experiment=loss"],
+    "linear": ("src.train", ["-m", "+sweep=local", "model=linear", "trainer.max_epochs=5"]),
+    "loss": ("src.train", ["experiment=loss"]),
+    "sample_wise": ("src.train", ["experiment=sample_wise"]),
+    "polynomial": ("src.polynomial", []),
 }
 
 # The experiments whose modules judge claims, in the table's order.
-MEASURED_BY = ("input_scale", "batch_size", "activation", "loss")
+MEASURED_BY = ("polynomial", "input_scale", "batch_size", "activation", "loss", "sample_wise")
+SEEDED = "src.train"  # the command that takes the seeds to run on the command line
+
+
+def arguments(name: str) -> list[str]:
+    """The command line of a sweep, but for where it writes."""
+    module, overrides = SWEEPS[name]
+    seeds = [f"seed={','.join(map(str, SEEDS))}"] if module == SEEDED else []
+    return [module, *overrides, *seeds]
 
 
 def command(name: str) -> str:
-    arguments = [a for a in SWEEPS[name] if a != "-m"]
-    flag = "-m " if "-m" in SWEEPS[name] else ""
-    seeds = ",".join(map(str, SEEDS))
-    return f"python -m src.train {flag}{' '.join(arguments)} seed={seeds}"
+    module, *rest = arguments(name)
+    flag = ["-m"] if "-m" in rest else []
+    return " ".join(["python -m", module, *flag, *[a for a in rest if a != "-m"]])
 
 
 def run_sweeps(folder: Path) -> None:
     """Each sweep into its subfolder, one after the other; a finished one is not rerun, a
-    killed one is continued (Hydra's grid in the same folder, src/resume.py)."""
+    killed one is continued (Hydra's grid in the same folder, src/run/resume.py)."""
     for i, name in enumerate(SWEEPS, 1):
         out = folder / name
         step = f"[{i}/{len(SWEEPS)}] {name}"
-        if (out / "summary.csv").is_file():
+        if (out / "summary.md").is_file():
             print(f"{step}: finished already, in {out}", flush=True)
             continue
         print(f"{step}: {command(name)}", flush=True)
         started = time.perf_counter()
-        overrides = [*SWEEPS[name], f"seed={','.join(map(str, SEEDS))}"]
-        arguments = [sys.executable, "-m", "src.train", *overrides, f"hydra.sweep.dir={out}"]
-        if subprocess.run(arguments).returncode != 0:
+        where = "hydra.sweep.dir" if SWEEPS[name][0] == SEEDED else "hydra.run.dir"
+        if subprocess.run([sys.executable, "-m", *arguments(name), f"{where}={out}"]).returncode:
             sys.exit(f"error: the {name} sweep failed (see {out}): rerun with --from {folder}")
         print(f"{step}: {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -76,14 +88,17 @@ def gradient_claim(data_dir: str) -> Claim:
     images = MNIST(data_dir, train=True, download=False)
     x, y = normalise(images.data[:512]), images.targets[:512]
     worst = max(largest_difference(linear_classifier(seed), x, y) for seed in SEEDS)
+    seeds = joined([str(seed) for seed in SEEDS])
     return Claim(
         "The linear model's gradients by hand: dL/dW = X^T (softmax(Y) - onehot(y)) / B, "
         "dL/db = mean(softmax(Y) - onehot(y))",
+        f"Against autograd through the project's Classifier, the hand-derived gradients "
+        f"{'matched' if worst < EXACT else 'did not match'}: they differ by at most "
+        f"{worst:.0e} of the largest gradient.",
+        HOLDS if worst < EXACT else NOT_HERE,
+        f"the linear model on the first 512 MNIST training images, weights seeded {seeds}",
+        f"Largest difference {worst:.1e} of the largest gradient (float32).",
         (),
-        "Against autograd through the project's Classifier, on the first 512 MNIST training "
-        f"images, weights seeded {', '.join(map(str, SEEDS))}: largest difference "
-        f"{worst:.1e} of the largest gradient (float32)",
-        "holds" if worst < EXACT else "does not hold here",
     )
 
 
@@ -92,16 +107,21 @@ FIGURES = {  # a claim's figure: which sweep drew it, under which name
     "batch_size.png": "batch_size/batch_size.png",
     "activation.png": "activation/activation.png",
     "loss.png": "loss/curves.png",
+    "sample_wise.png": "sample_wise/sample_wise.png",
+    "polynomial.png": "polynomial/polynomial.png",
 }
 
 
 def claims(folder: Path, data_dir: str) -> list[Claim]:
-    sweeps = {name: ok_jobs(folder / name) for name in SWEEPS}
+    sweeps = {name: results(folder / name) for name in SWEEPS}
     measured = [c for name in MEASURED_BY for c in experiments.module(name).claims(sweeps)]
     return [*measured, gradient_claim(data_dir)]
 
 
-def ok_jobs(sweep_dir: Path) -> pd.DataFrame:
+def results(sweep_dir: Path) -> pd.DataFrame:
+    """A sweep's jobs, all finished; or the polynomial fits."""
+    if (fits := sweep_dir / polynomial.FILE).is_file():
+        return pd.read_csv(fits)
     table = load_sweep(sweep_dir)
     failed = table[table["status"] != "ok"]
     if len(failed):

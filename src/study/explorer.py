@@ -679,14 +679,21 @@ def write_claims_page(claims: Sequence[Claim], path: Path, commands: Mapping[str
             f'title="{html.escape(commands[name], quote=True)}">{html.escape(name)}</a>'
             for name in claim.sweeps
         )
+        # The numbers behind the sentence on hover, as claims.md gives them under its table.
+        finding = (
+            f'<span title="{html.escape(claim.measured, quote=True)}">'
+            f"{html.escape(claim.finding)}</span>"
+        )
+        if claim.conditions and claim.verdict != "holds":
+            finding += f"<br><small>Measured only on {html.escape(claim.conditions)}.</small>"
         cells = [
             html.escape(claim.claim),
-            html.escape(claim.measured),
+            finding,
             verdict_html(claim.verdict),
             pages or "none: <code>python -m src.claims</code> measures it",
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    rules = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", html.escape(RULES))
+    rules = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", html.escape(RULES))
     path.write_text(CLAIMS_TEMPLATE.substitute(rows="\n".join(rows), rules=rules), encoding="utf-8")
     return path
 
@@ -822,8 +829,8 @@ table.claims th, table.claims td { border-bottom: 1px solid #e3e3e3; padding: .4
 <body>
 <h1>The handout's claims</h1>
 <p>Each claim's sweeps open their explorer pages: every job, its curves and the figures.</p>
-<table class="claims"><thead><tr><th>the handout's claim</th><th>measured</th><th>verdict</th>
-<th>sweeps</th></tr></thead>
+<table class="claims"><thead><tr><th>the handout's claim</th>
+<th>what was compared, and what came out</th><th>verdict</th><th>sweeps</th></tr></thead>
 <tbody>
 $rows
 </tbody></table>

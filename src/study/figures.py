@@ -3,6 +3,7 @@ marks on an axis; and the figure every sweep gets, each setting's loss by epoch 
 Drawn from the sweep table of `src.study.table` (finished jobs only)."""
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, LogLocator, MaxNLocator, NullFormatter
 
+from src.config.schema import DISTORTIONS
 from src.study.stats import half_width
 from src.study.table import setting_of
 
@@ -23,22 +25,58 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
+class ReadableLogTicks(Locator):
+    """A log axis's labelled ticks, three or more in view whatever it spans: powers of ten over
+    several decades; 1, 2 and 5 times them over a decade or two; each step of a decade, or
+    even steps, on a shorter axis (where powers of ten alone leave one tick, or none)."""
+
+    CHOICES = (LogLocator(), LogLocator(subs=(1, 2, 5)), LogLocator(subs=range(1, 10)))
+
+    def __call__(self) -> np.ndarray:
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+        low, high = sorted((vmin, vmax))
+        for locator in self.CHOICES:
+            ticks = locator.tick_values(low, high)
+            if ((ticks >= low) & (ticks <= high)).sum() >= 3:
+                return ticks
+        return MaxNLocator(4).tick_values(low, high)
+
+
+def readable(value: float, _: int | None = None) -> str:
+    """A tick's value as written: 0.2, 5, 10,000; 1e+15 past a million."""
+    if 1 <= value < 1e7 and float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:g}"
+
+
+def caption(fig: Figure, text: str) -> None:
+    """`text` under the figure, wrapped to its width."""
+    characters = int(fig.get_figwidth() * 14)  # about what an inch holds at 8 points
+    fig.supxlabel(textwrap.fill(text, characters), fontsize=8)
+
+
+def log_axis(ax: Axes, which: str) -> None:
+    """A log scale on the `which` ("x" or "y") axis of `ax`, labelled with plain numbers (0.1, 1,
+    1,000 rather than 10^-1, 10^0, 10^3), three labels or more in view (ReadableLogTicks); minor
+    ticks unlabelled."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    getattr(ax, f"set_{which}scale")("log")
+    axis.set_major_locator(ReadableLogTicks())
+    axis.set_major_formatter(FuncFormatter(readable))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def plain_log_y(ax: Axes) -> None:
-    """Log y axis labelled 0.1, 1 rather than 10^-1, 10^0; also 0.2, 0.5 on short ranges."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-
-    def minor(value: float, _: int) -> str:
-        low, high = ax.get_ylim()
-        return f"{value:g}" if high / low < 1000 and f"{value:e}"[0] in "25" else ""
-
-    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+    """A log y axis (`log_axis`)."""
+    log_axis(ax, "y")
 
 
 def log_x_axes(axes: tuple, quantity: str) -> None:
-    """A log-scaled, gridded x axis of `quantity` on each of `axes`."""
+    """A log-scaled (`log_axis`), gridded x axis of `quantity` on each of `axes`."""
     for ax in axes:
-        ax.set_xscale("log")
+        log_axis(ax, "x")
         ax.set_xlabel(f"{quantity} (log scale)")
         ax.grid(True, which="both", alpha=0.3)
 
@@ -173,8 +211,35 @@ def seed_curves(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
+    return save_figure(curves_figure(jobs, titles), path)
+
+
+def training_only(jobs: pd.DataFrame) -> list[str]:
+    """What the jobs' training batches had that validation has not: dropout, augmentation."""
+    dropout = (jobs.get("model.dropout", pd.Series(dtype=float)).fillna(0) > 0).any()
+    distorted = any(
+        (jobs[f"data.augment.{name}"].fillna(0) > 0).any()
+        for name in DISTORTIONS
+        if f"data.augment.{name}" in jobs
+    )
+    return [name for name, used in (("dropout", dropout), ("augmentation", distorted)) if used]
+
+
+def curves_caption(jobs: pd.DataFrame) -> str:
+    """Why training loss can sit above validation loss early on, for these jobs."""
+    extra = training_only(jobs)
+    under = f", under {' and '.join(extra)}" if extra else ""
+    without = f", without {'either' if len(extra) > 1 else 'it'}" if extra else ""
+    return (
+        f"Training loss: the running mean over an epoch's batches{under}, while the weights "
+        f"still change; validation loss: the epoch's final weights on held-out images{without}. "
+        "So early on training loss can sit above validation loss."
+    )
+
+
+def curves_figure(jobs: pd.DataFrame, titles: pd.Series) -> Figure:
     """Small multiples of train and validation loss per epoch, one panel per setting: the
-    mean over its seeds with a 95% band."""
+    mean over its seeds with a 95% band; the caption says what each loss measures."""
     settings = list(jobs.groupby(setting_of(jobs), sort=False))
     cols = min(len(settings), 4 if len(settings) <= 16 else 6)
     rows = math.ceil(len(settings) / cols)
@@ -216,4 +281,5 @@ def plot_curves(jobs: pd.DataFrame, titles: pd.Series, path: Path) -> Path:
         "Train vs validation loss per epoch\n"
         "(dot: lowest validation loss; validation rising after it is overfitting)"
     )
-    return save_figure(fig, path)
+    caption(fig, curves_caption(jobs))
+    return fig

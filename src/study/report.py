@@ -158,10 +158,19 @@ def describe(job: pd.Series, swept: list[str]) -> str:
     return ", ".join(parts)
 
 
+def described(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table with the columns the experiments reporting it describe its jobs by
+    (their `described(jobs)`: regularization's `cure`), in summary.csv and summary.md alike."""
+    for experiment in experiments.reporting(table[table["status"] == "ok"]):
+        if hasattr(experiment, "described"):
+            table = experiment.described(table)
+    return table
+
+
 def write_report(sweep_dir: Path) -> list[Path]:
     """Write summary.csv, summary.md, the figures that suit the sweep and explorer.html; return
     their paths. The page's plotly.min.js goes beside it once per plotly version."""
-    table = load_sweep(sweep_dir)
+    table = described(load_sweep(sweep_dir))
     csv = table.drop(columns=["history"], errors="ignore")
     for column in csv.select_dtypes("float"):  # whole numbers stay whole beside a failed job
         values = csv[column].dropna()

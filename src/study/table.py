@@ -171,11 +171,8 @@ def flattened(values: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def load_sweep(sweep_dir: Path) -> pd.DataFrame:
     """Every job of the sweep as a row; failed jobs carry only `status`, `reason`, `overrides`.
-    A finished job's `cure` says what it did against overfitting (`cure_of`)."""
-    table = pd.DataFrame([load_job(d) for d in job_dirs(sweep_dir)])
-    ok = table["status"] == "ok"
-    table.loc[ok, "cure"] = table[ok].apply(cure_of, axis=1)
-    return table
+    The experiments that report a sweep may add columns of their own (`described`)."""
+    return pd.DataFrame([load_job(d) for d in job_dirs(sweep_dir)])
 
 
 def setting_columns(table: pd.DataFrame) -> list[str]:
@@ -185,10 +182,23 @@ def setting_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c in named or c.startswith(sections)]
 
 
+# Settings whose unset value is a value like any other: no data.train_size is every image.
+UNSET_IS_A_VALUE = ("data.train_size",)
+
+
+def applying(jobs: pd.DataFrame, column: str) -> pd.Series:
+    """A setting's values among the jobs it applies to: all of them for an unset value that is
+    a value (UNSET_IS_A_VALUE), else those that have one (the linear model has no activation)."""
+    values = jobs[column]
+    if column in UNSET_IS_A_VALUE:  # None, whether recorded as None or missing (NaN)
+        return values.astype(object).where(values.notna(), None)
+    return values.dropna()
+
+
 def varying(table: pd.DataFrame, columns: list[str]) -> list[str]:
     """The columns among `columns` whose values differ between the finished jobs."""
     ok = table[table["status"] == "ok"]
-    return [c for c in columns if ok[c].dropna().astype(str).nunique() > 1]
+    return [c for c in columns if applying(ok, c).map(str).nunique() > 1]
 
 
 # Settings that say where and how data is kept, not what was trained.
@@ -257,11 +267,11 @@ def shared_settings(table: pd.DataFrame) -> list[str]:
     ok = table[table["status"] == "ok"]
     shared = []
     for column in setting_columns(table):
-        values = ok[column]
-        if column in PLUMBING or values.isna().all() or values.dropna().astype(str).nunique() > 1:
+        values = applying(ok, column)
+        if column in PLUMBING or values.empty or values.map(str).nunique() > 1:
             continue
-        note = " (where it applies)" if values.isna().any() else ""
-        shared.append(f"{column} {formatted(column, values.dropna().iloc[0])}{note}")
+        note = " (where it applies)" if len(values) < len(ok) else ""
+        shared.append(f"{column} {formatted(column, values.iloc[0])}{note}")
     return shared
 
 
@@ -319,7 +329,9 @@ def setting_of(jobs: pd.DataFrame, but: tuple[str, ...] = ("seed",)) -> pd.Serie
 
 
 def cure_of(job: pd.Series) -> str:
-    """What a job did against overfitting, read from its settings: 'none', 'dropout 0.5', ..."""
+    """What a job did against overfitting, read from its settings: 'none', 'dropout 0.5', ...
+    A column only where a sweep compares cures (experiments.regularization): elsewhere the
+    default recipe's weight decay and early stopping would read as a cure someone chose."""
     parts = []
     if job.get("model.weight_decay", 0) > 0:
         parts.append(f"weight decay {job['model.weight_decay']:g}")

@@ -30,7 +30,7 @@ from src.study.explorer import (
     write_explorer,
     write_page,
 )
-from src.study.report import write_report
+from src.study.report import described, write_report
 from src.study.table import load_sweep
 from tests.conftest import ROOT
 
@@ -172,7 +172,7 @@ def write_running(sweep: Path, num: int) -> None:
 
 def explore(sweep: Path, jobs: pd.DataFrame | None = None) -> Path:
     """The sweep's explorer.html alone, as write_report writes it."""
-    jobs = load_sweep(sweep) if jobs is None else jobs
+    jobs = described(load_sweep(sweep)) if jobs is None else jobs
     return write_explorer(sweep, jobs, experiments.reporting(jobs[jobs["status"] == "ok"]))
 
 
@@ -376,7 +376,7 @@ def test_a_sweep_with_no_finished_job_gets_a_page_without_plots(tmp_path):
 
 
 def test_cures_get_a_curve_each_and_the_choice_per_width(tmp_path):
-    jobs = load_sweep(cure_sweep(tmp_path))
+    jobs = described(load_sweep(cure_sweep(tmp_path)))
     ok = jobs[jobs["status"] == "ok"]
     assert experiments.reporting(ok) == [regularization]  # not double descent's one curve
     (view,) = regularization.views(ok)
@@ -416,9 +416,23 @@ def test_a_view_can_be_a_fragment_and_text_is_escaped(tmp_path):
 
 
 CLAIMS = [
-    Claim("ReLU beats sigmoid", ("activation", "linear"), "+1.20 ± 0.30", "holds"),
-    Claim("Inputs in [-1, 1] <train> faster", ("input_scale",), "+0.12", "not shown: why"),
-    Claim("The gradients by hand", (), "1e-7", "holds with a caveat: float32"),
+    Claim(
+        "ReLU beats sigmoid",
+        "relu tested 1.2 points higher",
+        "holds",
+        "",
+        "+1.20 ± 0.30",
+        ("activation", "linear"),
+    ),
+    Claim(
+        "Inputs in [-1, 1] <train> faster",
+        "the seeds disagree",
+        "not shown",
+        "mlp3 at one learning rate",
+        "+0.12 ± 0.50",
+        ("input_scale",),
+    ),
+    Claim("The gradients by hand", "they match", "holds with a caveat", "float32", "1e-7", ()),
 ]
 COMMANDS = {
     "activation": "python -m src.train experiment=activation seed=0,1,2",
@@ -437,10 +451,11 @@ def test_the_claims_page_links_each_claim_to_its_sweeps_pages(tmp_path):
     ]
     assert found.loaded == []
     text = page.read_text()
-    assert "Inputs in [-1, 1] &lt;train&gt; faster" in text and "+1.20 ± 0.30" in text
-    assert "<b>holds with a caveat</b>: float32" in text
+    assert "Inputs in [-1, 1] &lt;train&gt; faster" in text and 'title="+1.20 ± 0.30"' in text
+    assert "<b>holds with a caveat</b>" in text and "Measured only on float32." in text
+    assert "Measured only on" not in text.split("ReLU beats sigmoid")[1].split("</tr>")[0]
     assert f'title="{COMMANDS["linear"]}"' in text
-    assert "<em>holds</em> when the 95% interval" in text  # the rules, as in claims.md
+    assert "<b>holds</b>: it lies on the claim" in text  # the rules, as in claims.md
 
 
 def test_src_claims_writes_claims_html_beside_claims_md(tmp_path, monkeypatch, capsys):
@@ -666,7 +681,14 @@ def test_the_cure_failed_and_claims_pages_work_in_a_browser(browser, tmp_path):
     assert "nothing to plot yet" in visit.page.locator("body").inner_text()
     visit.close()
 
-    claim = Claim("Wider cures overfitting", ("regularization",), "+2.00 ± 0.50", "holds")
+    claim = Claim(
+        "Wider cures overfitting",
+        "wider tested 2 points higher",
+        "holds",
+        "",
+        "+2.00 ± 0.50",
+        ("regularization",),
+    )
     commands = {"regularization": "python -m src.train experiment=regularization"}
     visit = Visit(browser, write_claims_page([claim], tmp_path / "claims.html", commands))
     visit.page.get_by_role("link", name="regularization").click()

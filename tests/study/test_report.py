@@ -195,3 +195,33 @@ def test_a_two_seed_sweep_on_tiny_data_reports_one_row_per_setting(tmp_path, tin
     assert len(jobs) == 2 and len(settings) == 1 and settings.at[0, "seeds"] == 2
     assert settings.at[0, "test_acc_mean"] == pytest.approx(jobs["test_acc"].mean())
     assert settings.at[0, "test_acc_std"] == pytest.approx(jobs["test_acc"].std())
+
+
+def test_a_sweep_of_default_jobs_names_no_cure(grid_sweep):
+    """The default recipe's weight decay and early stopping are no cure anyone chose."""
+    sweep, _ = grid_sweep
+    write_report(sweep)
+    for name in ("summary.csv", "summary_by_setting.csv"):
+        assert "cure" not in pd.read_csv(sweep / name).columns, name
+    assert "weight decay 0.05" not in (sweep / "summary.md").read_text()
+
+
+def test_an_unset_train_size_is_every_image_a_value_like_any_other(tmp_path):
+    write_job(tmp_path, 0, [16], train_size=1000)
+    write_job(tmp_path, 1, [16])  # every training image
+    write_report(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    every_job = next(line for line in text.splitlines() if line.startswith("Every job: "))
+    assert "data.train_size" not in every_job
+    header, *rows = [line for line in text.splitlines() if line.startswith("|")]
+    column = [cell.strip() for cell in header.split("|")].index("data.train_size")
+    assert [[cell.strip() for cell in row.split("|")][column] for row in rows[1:]] == [
+        "1000",
+        "all",
+    ]
+
+
+def test_a_train_size_every_job_leaves_unset_is_shared_as_all(grid_sweep):
+    sweep, _ = grid_sweep
+    write_report(sweep)
+    assert ", data.train_size all," in (sweep / "summary.md").read_text()

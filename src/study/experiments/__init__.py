@@ -7,6 +7,7 @@ of its explorer page) and its claims. A module defines what it has of:
     figures(jobs, folder) -> list[Path]    the figures it draws into the sweep folder
     columns(swept) -> list[str]            the job table's setting columns
     views(jobs) -> list[View]              its sections of explorer.html (src.study.explorer)
+    described(jobs) -> pd.DataFrame        the jobs with columns of its own (summary.csv too)
     claims(sweeps) -> list[Claim]          the handout's claims it measures (src.claims)
 
 A sweep's jobs record the experiment they were composed with; its module reports them, and

@@ -9,9 +9,35 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.study.claims import SAME, Claim, better, combined, gap
+from src.study.claims import (
+    ABOVE,
+    BELOW,
+    CAVEAT,
+    HOLDS,
+    NOT_HERE,
+    NOT_SHOWN,
+    ONE_SEED,
+    SAME,
+    VERDICT,
+    WITHIN,
+    Claim,
+    Part,
+    anchor,
+    compared,
+    figures_of,
+    gap,
+    joined,
+    judged,
+    lies,
+    measured_on,
+    points,
+    sentence,
+    unjudged,
+)
 from src.study.figures import plain_log_y, plot_band, plot_mean_band, save_figure, seed_count
 from src.study.stats import interval, intervals, mean_ci
+
+SECTION = "Gradient norms by layer"  # the heading of its section in summary.md
 
 
 def fits(jobs: pd.DataFrame) -> bool:
@@ -53,7 +79,7 @@ def sections(jobs: pd.DataFrame) -> list[str]:
         ]
     return [
         "",
-        "## Gradient norms by layer",
+        f"## {SECTION}",
         "",
         "The L2 norm of each layer's weight gradient, averaged over the first epoch's "
         "optimiser steps (metrics.json's gradient_norms): means ± half-widths of the 95% "
@@ -99,71 +125,111 @@ def plot_activations(jobs: pd.DataFrame, path: Path) -> Path:
 
 
 def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
-    """Sigmoid's gradients in depth; relu against sigmoid and tanh; identity layers against
-    the linear model."""
+    """Sigmoid's gradients in depth; relu against sigmoid and tanh, a row each where their
+    verdicts differ; identity layers against the linear model."""
     jobs, linear = sweeps["activation"], sweeps["linear"]
     deepest = jobs["depth"].max()
     deep = jobs[jobs["depth"] == deepest].assign(
         log_ratio=lambda j: j["grad_norm_ratio"].map(math.log10)
     )
     activation = deep["model.activation"]
-    fading = gap(deep, activation == "relu", activation == "sigmoid", "log_ratio")
-    cost = gap(deep, activation == "relu", activation == "sigmoid")
+    summary = f"activation/summary.md#{anchor(SECTION)}"
+    layers = f"{deepest} hidden layer{'s' if deepest > 1 else ''}"
+    lead = f"At {layers},"
+    rivals = [
+        Part("relu", other, gap(deep, activation == "relu", activation == other))
+        for other in ("sigmoid", "tanh")
+        if (activation == other).any()
+    ]
+    return [
+        vanishing_claim(deep, deepest, summary),
+        *judged(
+            unjudged(
+                "ReLU trains better than sigmoid and tanh",
+                ("activation",),
+                summary,
+                "activation.png",
+            ),
+            rivals,
+            part_claim=lambda parts: f"ReLU trains better than {joined([p.b for p in parts])}",
+            lead=lead,
+        ),
+        collapse_claim(deep, linear, deepest, summary),
+    ]
+
+
+def vanishing_claim(deep: pd.DataFrame, depth: int, summary: str) -> Claim:
+    """Whether sigmoid's input layer gets a smaller share of the gradient than relu's, and,
+    where it does, whether that costs it test accuracy."""
+    activation = deep["model.activation"]
+    relu, sigmoid = activation == "relu", activation == "sigmoid"
+    fading = Part("relu", "sigmoid", gap(deep, relu, sigmoid, "log_ratio"))
+    cost = Part("relu", "sigmoid", gap(deep, relu, sigmoid))
     ratio = deep.groupby("model.activation")["grad_norm_ratio"].mean()
-    if not fading.above_zero():
-        verdict = "does not hold here: sigmoid's input layer gets no smaller share than relu's"
-    elif cost.within_same():
-        verdict = (
-            "holds with a caveat: the gradient fades, yet AdamW's per-weight step sizes make "
-            "up for it: sigmoid tests as well as relu"
-        )
+    where = lies(fading.gap, same=False)
+    smaller = 10**fading.gap.mean
+    share = "the gradient reaching the input layer, as a share of the output layer's,"
+    lead = f"At {depth} hidden layers"
+    verdict = {ABOVE: HOLDS, BELOW: NOT_HERE}.get(where, NOT_SHOWN)
+    if where == ABOVE:
+        finding = f"{lead}, {share} was {smaller:.0f}x smaller with sigmoid than with relu"
+        if cost.gap.within_same():
+            verdict = CAVEAT
+            finding += f"; yet sigmoid tested within {SAME:g} point of relu: it cost no accuracy"
+    elif where == BELOW:
+        finding = f"{lead}, {share} was larger with sigmoid than with relu"
+    elif where == ONE_SEED:
+        finding = f"{lead}, fewer than two seeds ran: no interval to judge the gradients by"
     else:
-        verdict = "holds"
-    low, high = (10 ** (fading.mean + s * fading.half_width) for s in (-1, 1))
-    vanishing = Claim(
+        finding = f"{lead}, the seeds disagree too much to tell whether {share} is smaller with "
+        finding += "sigmoid than with relu"
+    low, high = (10 ** (fading.gap.mean + s * fading.gap.half_width) for s in (-1, 1))
+    return Claim(
         "Sigmoid can make gradients vanish in deep networks",
-        ("activation",),
-        f"{deepest} hidden layers, the input layer's gradient norm over the output layer's: "
-        f"{ratio['sigmoid']:.3g} with sigmoid against {ratio['relu']:.3g} with relu, "
-        f"{10**fading.mean:.0f}x smaller (95% interval {low:.0f}x to {high:.0f}x); relu minus "
-        f"sigmoid test accuracy {cost} points",
+        sentence(finding),
         verdict,
-        "activation.png",
-    )
-    rivals = {
-        other: gap(deep, activation == "relu", activation == other) for other in ("sigmoid", "tanh")
-    }
-    relu = Claim(
-        "ReLU trains better than sigmoid and tanh",
+        measured_on([fading]),
+        f"The input layer's gradient norm over the output layer's: {ratio['sigmoid']:.3g} with "
+        f"sigmoid against {ratio['relu']:.3g} with relu, {smaller:.0f}x smaller (95% interval "
+        f"{low:.0f}x to {high:.0f}x, paired by seed). {figures_of([cost])}.",
         ("activation",),
-        f"{deepest} hidden layers, relu minus sigmoid {rivals['sigmoid']} points, minus tanh "
-        f"{rivals['tanh']}",
-        combined({f"against {o}": better(g, f"relu and {o}") for o, g in rivals.items()}),
+        summary,
         "activation.png",
     )
-    both = pd.concat(
-        [deep[activation == "identity"], linear.assign(**{"model.activation": "linear"})]
-    )
+
+
+def collapse_claim(deep: pd.DataFrame, linear: pd.DataFrame, depth: int, summary: str) -> Claim:
+    """Identity layers against relu (what the missing activations cost) and against the linear
+    model (what they collapse into: the same test accuracy, within SAME points)."""
+    identity = deep[deep["model.activation"] == "identity"]
+    both = pd.concat([identity, linear.assign(**{"model.activation": "linear"})])
     kind = both["model.activation"]
-    collapse = gap(both, kind == "identity", kind == "linear")
-    nonlinear = gap(deep, activation == "relu", activation == "identity")
-    if not nonlinear.above_zero():
-        verdict = "does not hold here: identity layers test as well as relu"
-    elif collapse.within_same():
-        verdict = "holds"
-    elif collapse.below_zero():
-        verdict = "holds with a caveat: one function class, but the deep one trains worse"
+    stack = f"{depth} identity layers"
+    collapse = Part(stack, "the linear model", gap(both, kind == "identity", kind == "linear"))
+    activation = deep["model.activation"]
+    nonlinear = Part("relu", stack, gap(deep, activation == "relu", activation == "identity"))
+    against_relu, alike = lies(nonlinear.gap), lies(collapse.gap)
+    if against_relu != ABOVE:  # the activations bought nothing measurable, or it is not shown
+        verdict = VERDICT[against_relu]
+        finding = compared([nonlinear], against_relu)
+    elif alike == WITHIN:
+        verdict = HOLDS
+        finding = f"{compared([collapse], WITHIN)}; relu tested "
+        finding += f"{points([nonlinear.gap.mean])} points higher than both"
+    elif alike in (ABOVE, BELOW):
+        verdict = CAVEAT
+        finding = f"{compared([collapse], alike)}: the same functions, but the deep stack trains "
+        finding += "worse" if alike == BELOW else "better"
     else:
-        below = ", all below it" if (collapse.values < 0).all() else ""
-        verdict = (
-            f"holds with a caveat: identity layers' seeds vary more than {SAME:g} point{below}"
-        )
-    collapse_claim = Claim(
+        verdict = NOT_SHOWN
+        finding = compared([collapse], alike)
+    return Claim(
         "Without activations, stacked layers collapse into a linear model",
-        ("activation", "linear"),
-        f"{deepest} identity layers minus the linear model: {collapse} points; relu minus "
-        f"identity at {deepest} layers: {nonlinear}",
+        sentence(finding),
         verdict,
+        measured_on([collapse, nonlinear]),
+        figures_of([collapse, nonlinear]) + ".",
+        ("activation", "linear"),
+        summary,
         "activation.png",
     )
-    return [vanishing, relu, collapse_claim]

@@ -3,15 +3,18 @@ batch, for the same epochs and for the same seconds of training, each size at th
 rate that validates best. Speed and test accuracy by batch size (summary.md, batch_size.png),
 and the handout's claims on batching."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.study.claims import Claim, better, gap
-from src.study.figures import log_x_axes, plot_band, save_figure, seed_count
+from src.study.claims import NOT_HERE, Claim, Part, anchor, gap, judged, measured_on, unjudged
+from src.study.figures import log_x_axes, plain_log_y, plot_band, save_figure, seed_count
 from src.study.stats import intervals, mean_ci, percent
 from src.study.table import best_on_validation, over_seeds
+
+SECTION = "Batch size"  # the heading of its section in summary.md
 
 
 def fits(jobs: pd.DataFrame) -> bool:
@@ -97,7 +100,7 @@ def sections(jobs: pd.DataFrame) -> list[str]:
         shown[f"epochs in {amounts['time']}"] = intervals(table, "time_epochs")
     return [
         "",
-        "## Batch size",
+        f"## {SECTION}",
         "",
         "Seconds per epoch and images per second: every run of the epoch budget, one torch "
         "thread a job. The learning rate of each size and budget is chosen on the mean "
@@ -115,7 +118,7 @@ def plot_batch_size(jobs: pd.DataFrame, path: Path) -> Path:
     speed_ax, acc_ax = fig.subplots(1, 2)
     speeds = epoch_budget_runs(jobs)
     plot_band(speed_ax, speeds, "data.batch_size", "images_per_second", marker="o", color="C0")
-    speed_ax.set_yscale("log")
+    plain_log_y(speed_ax)
     speed_ax.set(ylabel="training images per second (log scale)", title="Speed of an epoch")
     for i, budget in enumerate(sorted(jobs["budget"].unique())):
         runs = batch_size_runs(jobs, budget)
@@ -138,32 +141,60 @@ def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
     table = batch_size_table(jobs).set_index("data.batch_size")
     one, whole, middle = table.index.min(), table.index.max(), 512
     timed, epochs = (batch_size_runs(jobs, b) for b in ("time", "epochs"))
-    after_time = gap(timed, timed["data.batch_size"] == middle, timed["data.batch_size"] == one)
-    size = epochs["data.batch_size"]
-    after_epochs = gap(epochs, size == middle, size == whole)
-    speed = table["images_per_second"]
     amount = {b: budget_label(r, b) for b, r in (("time", timed), ("epochs", epochs))}
+    speed = table["images_per_second"]
+    batches = f"batches of {middle}"
+    single = "one image a step" if one == 1 else f"batches of {one}"
+    size = timed["data.batch_size"]
+    after_time = Part(batches, single, gap(timed, size == middle, size == one))
+    size = epochs["data.batch_size"]
+    after_epochs = Part(
+        batches, f"one batch of all {whole:,} images", gap(epochs, size == middle, size == whole)
+    )
+    summary = f"batch_size/summary.md#{anchor(SECTION)}"
 
-    def tested(size: int) -> str:
-        return percent(table.at[size, "epochs_test_acc"], table.at[size, "epochs_test_acc_ci95"])
-
-    small = Claim(
+    faster = speed[middle] / speed[one]
+    template = unjudged(
         "One image a step (forgetting .batch()) is slow: train on batches of 512",
         ("batch_size",),
-        f"Batches of {middle} train {speed[middle] / speed[one]:.0f}x as many images a second "
-        f"as batches of {one} ({speed[middle]:,.0f} against {speed[one]:,.0f}); after the same "
-        f"{amount['time']}, {middle} minus {one}: {after_time} points",
-        better(after_time, f"batches of {middle} and of {one}")
-        if speed[middle] > speed[one]
-        else "does not hold here: one image a step is as fast",
+        summary,
         "batch_size.png",
+        f"Images a second: {speed[middle]:,.0f} in batches of {middle} against {speed[one]:,.0f} "
+        f"in batches of {one}",
     )
-    large = Claim(
-        "The whole training set in one batch learns little per epoch",
-        ("batch_size",),
-        f"After the same {amount['epochs']}: batches of {middle} minus one batch of all "
-        f"{whole:,} images {after_epochs} points ({tested(middle)}% against {tested(whole)}%)",
-        better(after_epochs, f"batches of {middle} and one batch of all"),
-        "batch_size.png",
+    if faster > 1:
+        rows = judged(
+            template,
+            [after_time],
+            lead=f"Batches of {middle} took in {faster:.0f}x as many images a second as "
+            f"{single}, and after the same {amount['time']}",
+            conditions=lambda parts: measured_on(parts, amount["time"], chosen=True),
+        )
+    else:
+        rows = [
+            replace(
+                template,
+                finding=f"{single.capitalize()} took in as many images a second as {batches}.",
+                verdict=NOT_HERE,
+                conditions=measured_on([after_time], amount["time"], chosen=True),
+            )
+        ]
+
+    return rows + judged(
+        unjudged(
+            "The whole training set in one batch learns little per epoch",
+            ("batch_size",),
+            summary,
+            "batch_size.png",
+            f"Test accuracy after {amount['epochs']}: {tested(table, middle)}% in batches of "
+            f"{middle}, {tested(table, whole)}% in one batch",
+        ),
+        [after_epochs],
+        lead=f"After the same {amount['epochs']},",
+        conditions=lambda parts: measured_on(parts, chosen=True),
     )
-    return [small, large]
+
+
+def tested(table: pd.DataFrame, size: int) -> str:
+    """Test accuracy after the epoch budget at batch size `size`, in percent ± its interval."""
+    return percent(table.at[size, "epochs_test_acc"], table.at[size, "epochs_test_acc_ci95"])

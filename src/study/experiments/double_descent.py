@@ -18,6 +18,7 @@ from src.study import explorer
 from src.study.figures import (
     count,
     epoch_curves,
+    log_axis,
     log_x_axes,
     mark_x,
     plot_band,
@@ -26,7 +27,7 @@ from src.study.figures import (
     seed_count,
 )
 from src.study.stats import interval, welch
-from src.study.table import by_setting
+from src.study.table import by_setting, cure_of
 
 
 def one_layer_widths(jobs: pd.DataFrame) -> bool:
@@ -37,7 +38,7 @@ def one_layer_widths(jobs: pd.DataFrame) -> bool:
 
 def fits(jobs: pd.DataFrame) -> bool:
     """A width sweep of one hidden layer, trained one way (regularization compares ways)."""
-    return one_layer_widths(jobs) and jobs["cure"].nunique() == 1
+    return one_layer_widths(jobs) and jobs.apply(cure_of, axis=1).nunique() == 1
 
 
 def sections(jobs: pd.DataFrame) -> list[str]:
@@ -224,7 +225,7 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
     x_edges = np.concatenate([[epochs[0] ** 2 / edges[0]], edges, [epochs[-1] ** 2 / edges[-1]]])
     mesh = heat_ax.pcolormesh(x_edges, np.arange(len(widths) + 1), grid.to_numpy(), cmap="magma_r")
     fig.colorbar(mesh, ax=heat_ax, label="validation error (%)")
-    heat_ax.set_xscale("log")
+    log_axis(heat_ax, "x")
     heat_ax.set_yticks(np.arange(len(widths)) + 0.5, [str(w) for w in widths])
     row = np.interp(math.log(at_nk), np.log(widths), np.arange(len(widths))) + 0.5
     heat_ax.axhline(row, color="white", ls=":", lw=1.5)
@@ -259,7 +260,7 @@ def plot_epochs(jobs: pd.DataFrame, path: Path) -> Path:
             ylabel="training batches' accuracy (%)", title="When the wrong labels are memorised"
         )
     for ax in axes[1:]:
-        ax.set_xscale("log")
+        log_axis(ax, "x")
         ax.set_xlabel("epoch (log scale)")
         ax.grid(True, which="both", alpha=0.3)
     seeds = seed_count(jobs.groupby("width").size())

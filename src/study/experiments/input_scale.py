@@ -4,19 +4,44 @@ descent and by AdamW, each over a grid of learning rates. Each scale at the lear
 suits [-1, 1] best and at its own (summary.md), their training losses (input_scale.png), and
 the handout's claims on scaling."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.study.claims import CHANCE, Claim, Gap, better, combined, gap, listed
-from src.study.figures import epoch_curves, plain_log_y, plot_mean_band, save_figure, seed_count
+from src.study.claims import (
+    CHANCE,
+    HOLDS,
+    Claim,
+    Part,
+    anchor,
+    better,
+    figures_of,
+    gap,
+    joined,
+    judged,
+    measured_on,
+    optimiser,
+    unjudged,
+)
+from src.study.figures import (
+    caption,
+    epoch_curves,
+    log_axis,
+    plain_log_y,
+    plot_mean_band,
+    save_figure,
+    seed_count,
+)
 from src.study.stats import interval, intervals
 from src.study.table import best_on_validation, diverged, over_seeds
 
 SCALES = ("raw", "unit", "symmetric", "standard")  # data.input_scale; the handout's: symmetric
 
 HANDOUT_SCALE = "symmetric"
+
+SECTION = "Input scale"  # the heading of its section in summary.md
 
 
 def fits(jobs: pd.DataFrame) -> bool:
@@ -106,7 +131,7 @@ def sections(jobs: pd.DataFrame) -> list[str]:
     counts = ", ".join(f"{scale} {n}" for scale, n in by_scale.items()) or "none"
     return [
         "",
-        "## Input scale",
+        f"## {SECTION}",
         "",
         "Each scale at the learning rate that suits the handout's [-1, 1] (symmetric) best, "
         "and at its own best one, both chosen on the mean validation accuracy over seeds, for "
@@ -122,12 +147,20 @@ def sections(jobs: pd.DataFrame) -> list[str]:
 
 
 def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
+    return save_figure(input_scale_figure(jobs), path)
+
+
+def input_scale_figure(jobs: pd.DataFrame) -> Figure:
     """Training loss against steps per input scale, for each model and recipe: at the
-    learning rate that suits [-1, 1] best (top row) and at each scale's own (bottom row)."""
+    learning rate that suits [-1, 1] best (top row) and at each scale's own (bottom row). The
+    loss axis stops a decade above the typical curve (`loss_ceiling`): a run on its way to
+    diverging can reach a loss of 1e15, which would flatten every other curve; the caption
+    says so."""
     table = input_scale_table(jobs)
     panels = list(table.groupby(["model", "recipe"], sort=False).groups)
     fig = Figure(figsize=(4 * len(panels), 7.5), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False, sharey=True)
+    means = []
     for row, which in enumerate(("same", "own")):
         runs = chosen_runs(jobs, table, which)
         for col, (model, recipe) in enumerate(panels):
@@ -144,10 +177,10 @@ def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
                 lost = int(diverged(members).sum())
                 label = f"{scale}, lr {lr:g}" + (f" ({lost} diverged)" if lost else "")
                 curves = epoch_curves(members, "train_running_loss", by_step=True)
-                plot_mean_band(ax, curves, f"C{i}", label)
+                means.append(plot_mean_band(ax, curves, f"C{i}", label).dropna())
             lr_text = "lr that suits [-1, 1]" if which == "same" else "each scale's best lr"
             ax.set_title(f"{model}, {recipe}: {lr_text}", fontsize=9)
-            ax.set_xscale("log")
+            log_axis(ax, "x")
             plain_log_y(ax)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7, loc="lower left")
@@ -160,60 +193,96 @@ def plot_input_scale(jobs: pd.DataFrame, path: Path) -> Path:
         "Input scale: training loss per epoch against optimiser steps\n"
         f"(means over {seeds} seeds with 95% bands; learning rates chosen on validation)"
     )
-    return save_figure(fig, path)
+    means = [m for m in means if len(m)]
+    if (ceiling := loss_ceiling(means)) is not None:
+        lowest = min(float(m.min()) for m in means)
+        axes[0, 0].set_ylim(lowest / 1.5, ceiling)
+        above = [float(m.max()) for m in means if m.max() > ceiling]
+        caption(
+            fig,
+            f"The loss axis stops at {ceiling:.3g}, ten times the median curve's highest loss, "
+            f"so that the others stay readable: {len(above)} curve{'s' if len(above) > 1 else ''} "
+            f"{'climb' if len(above) > 1 else 'climbs'} above it, to {max(above):.0e}, and "
+            f"{'run' if len(above) > 1 else 'runs'} off the top.",
+        )
+    return fig
 
 
-def scale_gaps(jobs: pd.DataFrame, a: str, b: str, which: str) -> dict[str, Gap]:
-    """Per model and optimiser ("linear by sgd"), test accuracy of input scale `a` minus `b`,
-    each at the learning rate `which` ("same": the one that suits [-1, 1]; "own")."""
+def loss_ceiling(means: list[pd.Series]) -> float | None:
+    """Where the loss axis stops: ten times the median of the curves' highest losses, when a
+    curve goes higher; None when none does."""
+    if not means:
+        return None
+    highest = pd.Series([float(m.max()) for m in means])
+    ceiling = 10 * float(highest.median())
+    return ceiling if (highest > ceiling).any() else None
+
+
+def scale_parts(jobs: pd.DataFrame, a: str, b: str, which: str) -> list[Part]:
+    """Per model and optimiser ("linear by sgd"), input scale `a` against `b` (test accuracy,
+    paired by seed), each at the learning rate `which` ("same": the one that suits [-1, 1];
+    "own")."""
     runs = chosen_runs(jobs, input_scale_table(jobs), which)
-    gaps = {}
+    parts = []
     for (model, recipe), members in runs.groupby(["model", "recipe"], sort=False):
         scale = members["data.input_scale"]
-        gaps[f"{model} by {recipe}"] = gap(members, scale == a, scale == b)
-    return gaps
+        difference = gap(members, scale == a, scale == b)
+        parts.append(Part(NAMES[a], NAMES[b], difference, f"{model} by {optimiser(recipe)}"))
+    return parts
+
+
+NAMES = {"raw": "raw pixels", "unit": "[0, 1]", "symmetric": "[-1, 1]", "standard": "standardised"}
 
 
 def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
-    """Raw pixels at [-1, 1]'s learning rate and at their own; [-1, 1] against [0, 1]."""
+    """Raw pixels against [-1, 1] at [-1, 1]'s learning rate, with a caveat where they catch up
+    at their own; [-1, 1] against [0, 1], each at its own."""
     jobs = sweeps["input_scale"]
-    same = scale_gaps(jobs, "raw", "symmetric", "same")
-    own = scale_gaps(jobs, "raw", "symmetric", "own")
-    worse = [part for part, g in same.items() if g.below_zero()]
-    as_well = [part for part, g in same.items() if g.within_same() or g.above_zero()]
-    unclear = [part for part in same if part not in worse + as_well]
-    caught_up = [part for part in worse if not own[part].below_zero()]
+    summary = f"input_scale/summary.md#{anchor(SECTION)}"
+
+    def chosen(parts: list[Part]) -> str:
+        return measured_on(parts, chosen=True)
+
+    def parts_of(claim: str) -> Callable[[list[Part]], str]:
+        return lambda parts: f"{claim}: for {joined([p.name for p in parts])}"
+
+    same = scale_parts(jobs, "symmetric", "raw", "same")
+    own = {p.name: p for p in scale_parts(jobs, "symmetric", "raw", "own")}
+    caught_up = "at their own best learning rate, though, raw pixels were not measurably worse"
+    raw_claim = "Pixels left at 0..255 make training slow and unstable: rescale them (2*x/255 - 1)"
+
+    def diverged_runs(parts: list[Part]) -> str:
+        runs = pd.concat([p.gap.jobs for p in parts])
+        raw = runs[runs["data.input_scale"] == "raw"]
+        lost = int(diverged(raw).sum())
+        return f"{lost} of {len(raw)} raw-pixel runs diverged there" if lost else ""
+
     runs = chosen_runs(jobs, input_scale_table(jobs), "same")
     raw = runs[runs["data.input_scale"] == "raw"]
     lost, chance = int(diverged(raw).sum()), int((raw["test_acc"] < CHANCE).sum())
-    caveats = []
-    if as_well:
-        caveats.append(f"not for {' and '.join(as_well)}, which trains raw pixels as well")
-    if unclear:
-        caveats.append(f"not shown for {' and '.join(unclear)}, whose seeds disagree")
-    if caught_up:
-        caveats.append(f"at its own learning rate {' and '.join(caught_up)} catches up")
-    if not worse:
-        verdict = "does not hold here: raw pixels train as well at [-1, 1]'s learning rate"
-    else:
-        verdict = "holds" if not caveats else "holds with a caveat: " + "; ".join(caveats)
-    raw_claim = Claim(
-        "Pixels left at 0..255 make training slow and unstable: rescale them (2*x/255 - 1)",
-        ("input_scale",),
-        f"Test accuracy, raw minus [-1, 1], at the lr that suits [-1, 1]: {listed(same)} "
-        f"points; at each one's own lr: {listed(own)}. Of the {len(raw)} raw runs at "
-        f"[-1, 1]'s lr, {lost} diverged and {chance} tested at chance (under {CHANCE:.0%})",
-        verdict,
-        "input_scale.png",
+    at_own = figures_of(list(own.values()), "At each scale's own lr")
+    counts = (
+        f"Of the {len(raw)} raw runs at [-1, 1]'s lr, {lost} diverged and {chance} tested at "
+        f"chance (under {CHANCE:.0%})"
     )
-    centred = scale_gaps(jobs, "symmetric", "unit", "own")
-    standard = scale_gaps(jobs, "standard", "symmetric", "own")
-    centred_claim = Claim(
-        "Inputs in [-1, 1] train better than in [0, 1]",
-        ("input_scale",),
-        f"Each scale at its own lr, [-1, 1] minus [0, 1]: {listed(centred)} points; "
-        f"standardised minus [-1, 1]: {listed(standard)}",
-        combined({f"for {part}": better(g, "the two") for part, g in centred.items()}),
-        "input_scale.png",
+    rows = judged(
+        unjudged(raw_claim, ("input_scale",), summary, "input_scale.png", f"{at_own}. {counts}"),
+        same,
+        part_claim=parts_of(raw_claim),
+        caveats={name: caught_up for name, p in own.items() if better(p.gap) != HOLDS},
+        lead="At the learning rate that suits [-1, 1] best,",
+        conditions=chosen,
+        note=diverged_runs,
     )
-    return [raw_claim, centred_claim]
+    centred = scale_parts(jobs, "symmetric", "unit", "own")
+    standard = scale_parts(jobs, "standard", "symmetric", "own")
+    centred_claim = "Inputs in [-1, 1] train better than in [0, 1]"
+    standardised = figures_of(standard, "Each at its own lr")
+    rows += judged(
+        unjudged(centred_claim, ("input_scale",), summary, "input_scale.png", standardised),
+        centred,
+        part_claim=parts_of(centred_claim),
+        lead="Each at its own best learning rate,",
+        conditions=chosen,
+    )
+    return rows

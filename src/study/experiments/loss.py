@@ -3,7 +3,9 @@ handout's claim that cross-entropy is the loss for classification."""
 
 import pandas as pd
 
-from src.study.claims import Claim, better, gap
+from src.study.claims import Claim, Part, anchor, gap, judged, unjudged
+
+SECTION = "Over seeds"  # summary.md's section with each loss's results (every sweep has it)
 
 
 def fits(jobs: pd.DataFrame) -> bool:
@@ -16,11 +18,13 @@ def claims(sweeps: dict[str, pd.DataFrame]) -> list[Claim]:
     jobs = sweeps["loss"]
     loss = jobs["model.loss"]
     difference = gap(jobs, loss == "cross_entropy", loss == "mse")
-    claim = Claim(
-        "Cross-entropy is the loss for classification (not squared error on one-hot labels)",
-        ("loss",),
-        f"mlp3, cross-entropy minus MSE on the softmax: {difference} points of test accuracy",
-        better(difference, "cross-entropy and MSE"),
-        "loss.png",
+    return judged(
+        unjudged(
+            "Cross-entropy is the loss for classification (not squared error on one-hot labels)",
+            ("loss",),
+            f"loss/summary.md#{anchor(SECTION)}",
+            "loss.png",
+        ),
+        [Part("cross-entropy", "squared error on the softmax", difference)],
+        lead=f"On {jobs['model'].iloc[0]},",
     )
-    return [claim]

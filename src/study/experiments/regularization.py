@@ -14,6 +14,7 @@ from src.study import explorer
 from src.study.experiments.double_descent import nk_line, one_layer_widths
 from src.study.figures import log_x_axes, mark_x, plot_band, save_figure
 from src.study.stats import interval, paired
+from src.study.table import cure_of
 
 # Settings a cure changes (src.study.table.cure_of names them): the job table shows the cure.
 CURE_SETTINGS = (
@@ -27,7 +28,16 @@ CURE_SETTINGS = (
 
 def fits(jobs: pd.DataFrame) -> bool:
     """A width sweep of one hidden layer, trained several ways."""
-    return one_layer_widths(jobs) and jobs["cure"].nunique() > 1
+    return one_layer_widths(jobs) and described(jobs)["cure"].nunique() > 1
+
+
+def described(jobs: pd.DataFrame) -> pd.DataFrame:
+    """The jobs with `cure`: what each did against overfitting (`cure_of`), where the finished
+    ones have it."""
+    if "cure" in jobs:
+        return jobs
+    ok = jobs["status"] == "ok" if "status" in jobs else pd.Series(True, index=jobs.index)
+    return jobs.assign(cure=jobs[ok].apply(cure_of, axis=1).reindex(jobs.index))
 
 
 def columns(swept: list[str]) -> list[str]:
@@ -46,6 +56,7 @@ def tuned_per_width(jobs: pd.DataFrame) -> pd.DataFrame:
     """At each width and seed, the job whose tested weights validate best, as cure TUNED and
     its own cure as `chosen`: regularisation picked per width on validation, as Nakkiran et
     al. (2020) pick their "optimal" one."""
+    jobs = described(jobs)
     best = jobs["val_acc"].groupby([jobs["width"], jobs["seed"]]).idxmax()
     chosen = jobs.loc[best.to_numpy()].copy()
     chosen["chosen"], chosen["cure"] = chosen["cure"], TUNED
@@ -61,6 +72,7 @@ def cure_effects(jobs: pd.DataFrame, fits: float = 0.9) -> pd.DataFrame:
     when the cure costs accuracy there). Each difference has its `_ci95`: the half-width of
     the 95% t-interval of the seeds' own differences at the same widths (paired by seed;
     NaN with one seed)."""
+    jobs = described(jobs)
     curves = pd.concat([jobs.assign(chosen=None), tuned_per_width(jobs)])
     by_seed = 100 * curves.pivot_table(index=["cure", "seed"], columns="width", values="test_acc")
     test = by_seed.groupby(level="cure").mean()
@@ -151,6 +163,7 @@ def plot_regularization(jobs: pd.DataFrame, path: Path) -> Path:
     """Test accuracy against parameters for each cure of a width sweep, over the unregularised
     curve, and the cure picked per width on validation; with label noise, how many of the
     wrong labels each cure lets the model memorise."""
+    jobs = described(jobs)
     curves = pd.concat([jobs, tuned_per_width(jobs)])
     noisy = "train_set_acc_corrupted" in curves and curves["train_set_acc_corrupted"].notna().any()
     fig = Figure(figsize=(13 if noisy else 7.5, 5), layout="constrained")

@@ -3,6 +3,7 @@ epoch timed, and its claims."""
 
 import pytest
 
+from src.study.claims import HOLDS
 from src.study.experiments.batch_size import batch_size_table, claims
 from src.study.report import write_report
 from src.study.table import load_sweep
@@ -24,5 +25,14 @@ def test_a_batch_size_sweep_chooses_each_sizes_rate_per_budget_and_times_its_epo
 def test_batch_size_claims_compare_512_with_one_image_and_with_the_whole_split(tmp_path):
     batch_size_sweep(tmp_path)
     small, large = claims({"batch_size": load_sweep(tmp_path)})
-    assert small.verdict == "holds" and "train 100x as many images a second" in small.measured
-    assert large.verdict == "holds" and "one batch of all 10,000 images +47.00" in large.measured
+    assert small.verdict == HOLDS
+    assert small.finding == (
+        "Batches of 512 took in 100x as many images a second as one image a step, and after "
+        "the same 10 s of training batches of 512 tested 7.0 points higher than one image a step."
+    )
+    assert large.verdict == HOLDS
+    assert large.finding == (
+        "After the same 5 epochs, batches of 512 tested 47.0 points higher than one batch of "
+        "all 10,000 images."
+    )
+    assert "one batch of all 10,000 images +47.00 ± 0.00 points" in large.measured

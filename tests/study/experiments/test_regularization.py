@@ -5,6 +5,7 @@ import itertools
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from src.study.experiments.regularization import TUNED, cure_effects
@@ -95,3 +96,11 @@ def test_the_report_of_cures_tables_them_names_the_choices_and_draws_them(tmp_pa
     ]
     chosen = "4: weight decay 0.1; 8: weight decay 0.1; 16: weight decay 0.1; "
     assert f"{chosen}32: weight decay 0.1; 64: early stopping." in text
+
+
+def test_a_sweep_of_cures_names_each_jobs_cure_in_its_tables(tmp_path):
+    write_cure_sweep(tmp_path)
+    write_report(tmp_path)
+    cures = pd.read_csv(tmp_path / "summary.csv")["cure"]
+    assert set(cures) == set(CURES)
+    assert set(pd.read_csv(tmp_path / "summary_by_setting.csv")["cure"]) == set(CURES)

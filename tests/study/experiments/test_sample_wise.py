@@ -1,35 +1,12 @@
 """experiment=sample_wise: test accuracy against the training set's size per width, each
 width's effective complexity, and the claim that more data never hurts, judged by seed."""
 
-import itertools
-
 import pytest
 
 from src.study.experiments.sample_wise import claims, effective_complexity
 from src.study.report import write_report
 from src.study.table import load_sweep
-from tests.study.sweeps import assert_png, write_job
-
-SIZES = (500, 1000, 2000, 4000)
-
-
-def sample_wise_sweep(sweep, dip: float) -> None:
-    """Widths 11 and 50 on four sizes, 3 seeds; 50 units fit up to 2,000 images, and their
-    test accuracy falls by `dip` from 1,000 to 2,000."""
-    grid = itertools.product((11, 50), SIZES, range(3))
-    for num, (width, size, seed) in enumerate(grid):
-        fits = width == 50 and size <= 2000
-        test = 0.8 + SIZES.index(size) * 0.02 - (dip if width == 50 and size == 2000 else 0)
-        write_job(
-            sweep,
-            num,
-            [width],
-            seed=seed,
-            train_size=size,
-            label_noise=0.2,
-            train_set_acc=1.0 if fits else 0.9,
-            test_acc=test + seed / 1000,
-        )
+from tests.study.sweeps import assert_png, sample_wise_sweep
 
 
 @pytest.mark.parametrize(("dip", "verdict"), [(0.05, "does not hold here"), (-0.01, "holds")])
