@@ -26,9 +26,7 @@ def main(cfg: DictConfig) -> None:
         cfg.samples, cfg.noise, np.random.default_rng(np.random.SeedSequence([0]))
     )
     written = [folder / polynomial.FILE, folder / "summary.md"]
-    (folder / "summary.md").write_text(
-        "\n".join(["# Polynomials of every degree", *polynomial.summary(fits, cfg.samples)]) + "\n"
-    )
+    (folder / "summary.md").write_text(polynomial.summary_md(fits))
     written.append(polynomial.plot(fits, x, y, folder / "polynomial.png"))
     for path in written:
         print(f"wrote {path}")

@@ -537,9 +537,15 @@ TABLE_RESULTS = {
 
 
 def job_table(
-    folder: Path, jobs: pd.DataFrame, states: pd.Series, swept: list[str], with_curves: bool
+    folder: Path,
+    jobs: pd.DataFrame,
+    states: pd.Series,
+    swept: list[str],
+    with_curves: bool,
+    files: str = "",
 ) -> str:
-    """A row per job: its folder, state, `swept` columns, results, pictures; why it failed."""
+    """A row per job: its folder (linked where it lies beside the page: a study page's
+    results keep no job folders), state, `swept` columns, results, pictures; why it failed."""
     ok = jobs[states == "ok"]
     shown = []
     if len(ok):
@@ -555,7 +561,7 @@ def job_table(
     rows = []
     for (_, job), state in zip(jobs.iterrows(), states, strict=True):
         name = str(job["job"])
-        cells = [link(f"{name}/", name), html.escape(state)]
+        cells = [html.escape(name) if files else link(f"{name}/", name), html.escape(state)]
         for column in [*columns, *results]:
             value = job.get(column)
             if column in DESCRIBED and isinstance(value, str):
@@ -588,19 +594,25 @@ def job_table(
     )
 
 
-def files_list(folder: Path) -> str:
-    """Links to the sweep's summaries and figures that exist beside the page."""
+def files_list(folder: Path, files: str = "") -> str:
+    """Links to the sweep's summaries and figures (where `files` says they are)."""
     names = [n for n in FILES if (folder / n).is_file()]
     names += sorted(p.name for p in folder.glob("*.png"))
     if not names:
         return "<p>No other files yet.</p>"
-    return "<ul>" + "".join(f"<li>{link(n, n)}</li>" for n in names) + "</ul>"
+    return "<ul>" + "".join(f"<li>{link(files + n, n)}</li>" for n in names) + "</ul>"
 
 
 def render(
-    folder: Path, jobs: pd.DataFrame, views: Sequence[View], swept: list[str], title: str
+    folder: Path,
+    jobs: pd.DataFrame,
+    views: Sequence[View],
+    swept: list[str],
+    title: str,
+    files: str = "",
 ) -> str:
-    """The page's HTML: the `views` in the frame; the job table shows the `swept` columns."""
+    """The page's HTML: the `views` in the frame; the job table shows the `swept` columns;
+    links to the sweep's files start with `files` (its folder from the page's)."""
     states = job_states(folder, jobs)
     ok = jobs[states == "ok"]
     intro = status_sentences(states, folder)
@@ -632,33 +644,49 @@ def render(
         intro="".join(f"<p>{line}</p>" for line in intro),
         contents="".join(contents),
         sections="\n".join(sections),
-        jobs=job_table(folder, jobs, states, swept, with_curves),
-        files=files_list(folder),
+        jobs=job_table(folder, jobs, states, swept, with_curves, files),
+        files=files_list(folder, files),
         script=SCRIPT,
     )
 
 
 def write_page(
-    folder: Path, jobs: pd.DataFrame, views: Sequence[View], swept: list[str], title: str
+    folder: Path,
+    jobs: pd.DataFrame,
+    views: Sequence[View],
+    swept: list[str],
+    title: str,
+    page: Path | None = None,
+    files: str = "",
 ) -> Path:
-    """Write <folder>/explorer.html, the `views` in the page's frame, and plotly.min.js beside
-    it; return the page's path. `jobs` is the sweep's table, failed jobs included."""
-    write_plotly_js(folder)
-    page = folder / PAGE
-    page.write_text(render(folder, jobs, views, swept, title), encoding="utf-8")
+    """Write the `views` in the page's frame to `page` (<folder>/explorer.html unless said),
+    and plotly.min.js beside it; return the page's path. `jobs` is the sweep's table, failed
+    jobs included; `files`, where the page finds the sweep's files (beside it unless said:
+    the study's pages in docs/ link the results' own)."""
+    page = page or folder / PAGE
+    write_plotly_js(page.parent)
+    page.write_text(render(folder, jobs, views, swept, title, files), encoding="utf-8")
     return page
 
 
-def write_explorer(folder: Path, jobs: pd.DataFrame, reporting: Sequence[ModuleType]) -> Path:
+def write_explorer(
+    folder: Path,
+    jobs: pd.DataFrame,
+    reporting: Sequence[ModuleType],
+    page: Path | None = None,
+    files: str = "",
+) -> Path:
     """Write the sweep's explorer.html from its table `jobs` (failed jobs included): accuracy
     by setting, the views of the experiments `reporting` it (their `views` of the finished
-    jobs), every job's curves by epoch; plotly.min.js beside it. Returns the page's path."""
+    jobs), every job's curves by epoch; plotly.min.js beside it. Returns the page's path;
+    `page` and `files` as `write_page` takes them."""
     ok = jobs[jobs["status"] == "ok"]
     swept = table_columns(jobs, reporting)
     own = [view for e in reporting if hasattr(e, "views") for view in e.views(ok)]
     views = [setting_view(ok, swept), *own, curves_view(ok, swept)]
     shown = [view for view in views if view is not None]
-    return write_page(folder, jobs, shown, swept, f"Sweep {folder}")
+    title = f"Sweep {files.rstrip('/').removeprefix('../../') or folder}"
+    return write_page(folder, jobs, shown, swept, title, page, files)
 
 
 def verdict_html(verdict: str) -> str:

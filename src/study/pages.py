@@ -1,36 +1,109 @@
 """The study's pages, written from its results: `python -m src.study.pages [--check]`.
 
 The canonical runs live in results/<name>/: runs.tar.gz (each job's metrics.json and .hydra/,
-the sweep's multirun.yaml) and what the report writes from them (summary.md, the CSVs). This
-command writes the report again from the runs, then copies each table a page quotes into that
-page: in README.md and docs/, a block between
+the sweep's multirun.yaml; polynomial keeps its fits.csv instead) and what the report wrote
+from them (summary.md, the CSVs, ensembles.csv, the figures); results/claims.md is the claims
+table. This command writes each summary.md again from the runs, then copies what the pages
+quote into them: in README.md and docs/, a block between
 
     <!-- results/<name>/summary.md: <section title> -->
     <!-- end -->
 
-holds that section of that summary (a title of "claims" quotes results/claims/claims.md's
-table). With --check it writes nothing and fails, naming the page, where a page or a
-summary differs from what it would write: the tests run it so.
+holds that section of that file ("table": its first table), and `<!-- results: wall times -->`
+a table of every result's wall time, as its summary says. It also writes the study's
+interactive pages, docs/explorer/<name>.html (one plotly.min.js beside them all) and the
+claims page. With --check it writes nothing and fails, naming them, where a summary or a page
+differs from what it would write: the tests run it so.
 """
 
 import argparse
 import re
+import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 from src.run import failures
-from src.study.report import summary_text
+from src.study import experiments
+from src.study.experiments import polynomial
+from src.study.explorer import write_explorer
+from src.study.report import described, summary_text
+from src.study.table import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
+EXPLORER = ROOT / "docs" / "explorer"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"(<!-- (results/[\w/.-]+): (.+?) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+BLOCK = re.compile(r"(<!-- (results[\w/.-]*): (.+?) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
 RUNS = "runs.tar.gz"
+CLAIMS = RESULTS / "claims.md"
+WALL = re.compile(r"^Wall time: ([\d.]+ min)", re.MULTILINE)
 
 
 class PageError(failures.ProjectError):
     """A page quotes what the results do not hold, or differs from them."""
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@contextmanager
+def unpacked(result: Path) -> Iterator[Path]:
+    """The result's runs unpacked beside copies of what the report wrote from them, in a
+    folder named as the result: the report reads it as it read the sweep."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / result.name
+        with tarfile.open(result / RUNS) as archive:
+            archive.extractall(folder, filter="data")
+        for kept in result.iterdir():
+            if kept.is_file() and kept.name != RUNS:
+                shutil.copy(kept, folder / kept.name)
+        yield folder
+
+
+def summaries(explore: bool) -> dict[Path, str]:
+    """Each result's summary.md as the report writes it now from its runs (with `explore`,
+    its page in docs/explorer written too)."""
+    written = {}
+    for result in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
+        if (fits := result / polynomial.FILE).is_file():
+            written[result / "summary.md"] = polynomial.summary_md(pd.read_csv(fits))
+            continue
+        if not (result / RUNS).is_file():
+            continue
+        with unpacked(result) as folder:
+            # The report names the folder it read: name the result's instead.
+            written[result / "summary.md"] = summary_text(folder).replace(str(folder), rel(result))
+            if explore:
+                jobs = described(load_sweep(folder))
+                reporting = experiments.reporting(jobs[jobs["status"] == "ok"])
+                page = EXPLORER / f"{result.name}.html"
+                write_explorer(folder, jobs, reporting, page, f"../../results/{result.name}/")
+    return written
+
+
+def claims_page() -> str:
+    """The claims page, its rows linking the study's pages: results/claims.html, whose links
+    to each sweep's explorer.html beside it lead to docs/explorer/<sweep>.html."""
+    page = (RESULTS / "claims.html").read_text()
+    return re.sub(r'href="([\w-]+)/explorer\.html"', r'href="\1.html"', page)
+
+
+def wall_times(sources: dict[Path, str]) -> str:
+    """A table of each result's jobs and wall time, as its summary says them."""
+    rows = ["| result | jobs | wall time |", "|---|---|---|"]
+    for path, text in sorted(sources.items()):
+        if found := WALL.search(text):
+            jobs = re.search(r"^(\d+) jobs:", text, re.MULTILINE)
+            name = path.parent.name
+            link = f"[{name}]({rel(path.parent)}/summary.md)"
+            rows.append(f"| {link} | {jobs.group(1) if jobs else ''} | {found.group(1)} |")
+    return "\n".join(rows) + "\n"
 
 
 def section(text: str, title: str) -> str:
@@ -57,28 +130,12 @@ def section(text: str, title: str) -> str:
     raise PageError(f"no section '{title}'")
 
 
-def summaries() -> dict[Path, str]:
-    """Each result's summary.md as the report writes it now from its runs."""
-    written = {}
-    for runs in sorted(RESULTS.glob(f"*/{RUNS}")):
-        with tempfile.TemporaryDirectory() as scratch:
-            folder = Path(scratch) / runs.parent.name
-            with tarfile.open(runs) as archive:
-                archive.extractall(folder, filter="data")
-            text = summary_text(folder)
-        # The report names the folder it read: name the result's instead.
-        written[runs.parent / "summary.md"] = text.replace(str(folder), rel(runs.parent))
-    return written
-
-
-def rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
-
-
 def filled(page: Path, sources: dict[Path, str]) -> str:
     """The page with each of its blocks holding what it quotes now."""
 
     def quote(found: re.Match) -> str:
+        if found.group(2) == "results" and found.group(3) == "wall times":
+            return f"{found.group(1)}{wall_times(sources)}{found.group(5)}"
         source = ROOT / found.group(2)
         text = sources.get(source) or (source.read_text() if source.is_file() else None)
         if text is None:
@@ -96,23 +153,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; fail on a difference")
     args = parser.parse_args()
-    sources = summaries()
-    stale = [
-        path for path, text in sources.items() if not path.is_file() or path.read_text() != text
-    ]
-    pages = {page: filled(page, sources) for page in PAGES if page.is_file()}
-    stale += [page for page, text in pages.items() if page.read_text() != text]
+    sources = summaries(explore=not args.check)
+    written = {**sources, **{page: filled(page, sources) for page in PAGES if page.is_file()}}
+    if CLAIMS.with_suffix(".html").is_file():
+        written[EXPLORER / "claims.html"] = claims_page()
+    stale = [p for p, text in written.items() if not p.is_file() or p.read_text() != text]
     if args.check:
         if stale:
             names = ", ".join(rel(p) for p in stale)
-            raise PageError(
-                f"{names} differ from the results: python -m src.study.pages rewrites them"
-            )
+            rewrite = "python -m src.study.pages rewrites them"
+            raise PageError(f"{names} differ from the results: {rewrite}")
         return
-    for path, text in {**sources, **pages}.items():
-        if path in stale:
-            path.write_text(text)
-            print(f"wrote {rel(path)}")
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(written[path])
+        print(f"wrote {rel(path)}")
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def claims_folder(folder: Path, sigmoid=(0.85, 0.55, 0.89), tanh=0.897) -> list[
     (folder / "polynomial").mkdir()
     fits = polynomial.measure(15, 0.3, 12, 5, 200)
     fits.to_csv(folder / "polynomial" / polynomial.FILE)
-    (folder / "polynomial" / "summary.md").write_text("\n".join(polynomial.summary(fits, 15)))
+    (folder / "polynomial" / "summary.md").write_text(polynomial.summary_md(fits))
     sweeps = {name: results(folder / name) for name in SWEEPS}
     return [c for name in MEASURED_BY for c in experiments.module(name).claims(sweeps)]
 

@@ -6,6 +6,7 @@ there are points, the fit is the one of least norm (in the Legendre basis, well 
 regression (Schaeffer et al., 2023). Fresh samples and noise for every seed. No torch here.
 """
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ def measure(samples_n: int, noise: float, degrees: int, seeds: int, test_n: int)
         x, y = samples(samples_n, noise, rng)
         x_test, y_test = samples(test_n, noise, rng)
         for degree in range(degrees + 1):
+            started = time.perf_counter()
             c = fit(x, y, degree)
             rows.append(
                 {
@@ -56,6 +58,7 @@ def measure(samples_n: int, noise: float, degrees: int, seeds: int, test_n: int)
                     "train_mse": float(np.mean((legendre.legval(x, c) - y) ** 2)),
                     "test_mse": float(np.mean((legendre.legval(x_test, c) - y_test) ** 2)),
                     "coefficients": " ".join(f"{v:.6g}" for v in c),
+                    "seconds": time.perf_counter() - started,
                 }
             )
     return pd.DataFrame(rows)
@@ -95,6 +98,18 @@ def gap(fits: pd.DataFrame, a: int, b: int, name: str = "test") -> Gap:
     """The log10 of the error at degree a over degree b, paired by seed."""
     rows = logged(fits)
     return Gap(differences(rows, rows["degree"] == a, rows["degree"] == b, f"log_{name}"))
+
+
+def summary_md(fits: pd.DataFrame) -> str:
+    """The experiment's summary.md: what was fitted, the time it took, the error by degree."""
+    seeds, degrees = fits["seed"].nunique(), fits["degree"].nunique()
+    head = [
+        "# Polynomials of every degree",
+        "",
+        f"{len(fits)} fits ({seeds} seeds x {degrees} degrees): {fits['seconds'].sum():.1f} s "
+        "of fitting.",
+    ]
+    return "\n".join([*head, *summary(fits, int(fits["points"].iloc[0]))]) + "\n"
 
 
 def summary(fits: pd.DataFrame, points: int) -> list[str]:
