@@ -14,6 +14,11 @@ a table of every result's wall time, as its summary says. It also writes the stu
 interactive pages, docs/explorer/<name>.html (one plotly.min.js beside them all) and the
 claims page. With --check it writes nothing and fails, naming them, where a summary or a page
 differs from what it would write: the tests run it so.
+
+    python -m src.study.pages                               the summaries and pages again
+    python -m src.study.pages --check                       fail where they would change
+    python -m src.study.pages --keep <sweep folder> <name>  keep a sweep as results/<name>
+    python -m src.study.pages --keep <claims folder> claims keep src.claims' sweeps and table
 """
 
 import argparse
@@ -46,6 +51,43 @@ WALL = re.compile(r"^Wall time: ([\d.]+ min)", re.MULTILINE)
 
 class PageError(failures.ProjectError):
     """A page quotes what the results do not hold, or differs from them."""
+
+
+# What a result keeps of a sweep's jobs: what the report reads (no checkpoints, pictures,
+# logs or test predictions: the report keeps what it measured of those in ensembles.csv).
+KEPT = (
+    "metrics.json",
+    "error.txt",
+    ".hydra/config.yaml",
+    ".hydra/hydra.yaml",
+    ".hydra/overrides.yaml",
+)
+REPORTED = ("summary.md", "summary.csv", "summary_by_setting.csv", "ensembles.csv", "*.png")
+
+
+def keep(sweep: Path, name: str) -> list[Path]:
+    """The sweep (its report written) as results/<name>: its jobs' runs.tar.gz and what the
+    report wrote; src.claims' folder as results/claims.md and .html beside its sweeps'."""
+    if name == "claims":
+        kept = [shutil.copy(sweep / f, RESULTS / f) for f in ("claims.md", "claims.html")]
+        sweeps = [p for p in sweep.iterdir() if p.is_dir()]
+        return [*map(Path, kept), *(path for s in sweeps for path in keep(s, s.name))]
+    result = RESULTS / name
+    shutil.rmtree(result, ignore_errors=True)
+    result.mkdir(parents=True)
+    if (fits := sweep / polynomial.FILE).is_file():
+        return [
+            Path(shutil.copy(f, result)) for f in (fits, sweep / "summary.md", *sweep.glob("*.png"))
+        ]
+    with tarfile.open(result / RUNS, "w:gz") as archive:
+        if (sweep / "multirun.yaml").is_file():
+            archive.add(sweep / "multirun.yaml", "multirun.yaml")
+        for job in sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir()):
+            for part in KEPT:
+                if (job / part).is_file():
+                    archive.add(job / part, f"{job.name}/{part}")
+    reported = [f for pattern in REPORTED for f in sweep.glob(pattern)]
+    return [result / RUNS, *(Path(shutil.copy(f, result)) for f in reported)]
 
 
 def rel(path: Path) -> str:
@@ -152,7 +194,11 @@ def filled(page: Path, sources: dict[Path, str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; fail on a difference")
+    parser.add_argument("--keep", nargs=2, metavar=("FOLDER", "NAME"), help="keep a sweep")
     args = parser.parse_args()
+    if args.keep:
+        for path in keep(Path(args.keep[0]), args.keep[1]):
+            print(f"kept {rel(path)}")
     sources = summaries(explore=not args.check)
     written = {**sources, **{page: filled(page, sources) for page in PAGES if page.is_file()}}
     if CLAIMS.with_suffix(".html").is_file():
