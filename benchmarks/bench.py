@@ -7,7 +7,7 @@ Each epoch is one pass over the 55,000 training images and one over the 5,000
 validation images, batch 512, AdamW. The first epoch is a warm-up and is not counted.
 (a) raw: a plain loop slicing a pre-normalised tensor; (b) project: `src.train.build`,
 exactly what `python -m src.train` runs (logging, metrics, checkpoints, progress bar), on
-its fast path (src/fast_path.py); (b1) the same with Lightning's own loop, one batch a step
+its fast path (src/model/fast/); (b1) the same with Lightning's own loop, one batch a step
 (block_steps=1), which any batch-counting flag gets; (c) classic: torchvision MNIST -> PIL
 -> ToTensor -> Normalize through a DataLoader, in (b1)'s Trainer. (a) alternates epoch by
 epoch with (b), and again with (b1), so both see the machine in the same state. On a

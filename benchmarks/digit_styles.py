@@ -38,7 +38,7 @@ from scipy.ndimage import gaussian_filter, grey_dilation, rotate
 from skimage.morphology import disk, skeletonize
 from torchvision import datasets
 
-from src import images
+from src.data import images
 from src.data.images import open_image, prepare
 from src.data.pixels import PixelScale
 from src.run.checkpoint import checkpoint_file, load_network

@@ -166,7 +166,7 @@ def project_items(model: str, device: str, epochs: int) -> tuple[dict[str, float
     """The project's epoch, item by item: seconds per epoch, medians over epochs; and its
     optimiser steps."""
     with tempfile.TemporaryDirectory() as out:
-        # Lightning's own loop, one batch a step: what the fast path (src/fast_path.py) saves.
+        # Lightning's own loop, one batch a step: what the fast path (src/model/fast/) saves.
         config = project_config(model, epochs + 2, Path(out), device, "block_steps=1")
         datamodule, _, trainer = build(config)
         module = TimedClassifier(config.model)

@@ -15,7 +15,7 @@ from src.run.console import WARNINGS
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Lightning's warnings that the entry points drop (src/console.py says why of each) are
+    """Lightning's warnings that the entry points drop (src/run/console.py says why of each) are
     dropped in the tests that train in-process too: the tests resume on purpose, and train on
     a few batches."""
     for pattern in WARNINGS:

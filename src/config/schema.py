@@ -108,7 +108,7 @@ class AugmentConfig:
 class DataConfig:
     dataset: Dataset = MISSING
     data_dir: str = MISSING
-    input_scale: InputScale = MISSING  # how pixels become the model's input (src/pixels.py)
+    input_scale: InputScale = MISSING  # how pixels become the model's input (src/data/pixels.py)
     batch_size: int = MISSING
     eval_batch_size: int = MISSING  # validation and test batches
     val_size: int = MISSING

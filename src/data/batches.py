@@ -24,7 +24,7 @@ class TensorBatches:
     fresh seeded order each epoch. Pixels kept as bytes take a quarter of the memory of floats,
     for two more passes over each batch. Given `corrupted` (which labels are wrong),
     batches carry its slice too; given `augment`, shuffled batches are distorted where they
-    are (src/augment.py), each image by its own draw, seeded by (seed, epoch, rank).
+    are (src/data/augment.py), each image by its own draw, seeded by (seed, epoch, rank).
 
     The permutation is drawn from (seed, epoch) jointly (`epoch_generator`), so no two
     seeds share an epoch's order, and a run resumed at an epoch boundary sees exactly the

@@ -21,7 +21,7 @@ class Classifier(L.LightningModule):
         super().__init__()
         self.config = config
         # Plain values: checkpoints load weights-only. Not logged: the trackers get only the
-        # settings a run changed (src/trackers.py).
+        # settings a run changed (src/tracking/trackers.py).
         self.save_hyperparameters(plain(config), logger=False)
         self.lr = config.lr  # Lightning's learning-rate finder reads and sets model.lr
         self.net = MLP(config.hidden, config.activation, config.dropout)

@@ -63,7 +63,7 @@ def data_config(ckpt: dict) -> tuple[DataConfig, int]:
 
 
 def pixel_scale_of(ckpt: dict) -> PixelScale:
-    """How the checkpoint's model maps pixels onto its inputs (src/pixels.py); for a
+    """How the checkpoint's model maps pixels onto its inputs (src/data/pixels.py); for a
     checkpoint from before data.input_scale, the one scale there was."""
     scale = ckpt.get("datamodule_hyper_parameters", {}).get("pixel_scale")
     return SYMMETRIC if scale is None else _settings(PixelScale, scale)

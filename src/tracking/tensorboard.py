@@ -28,7 +28,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard import FileWriter
 
 METRICS = ("val/acc", "val/best_acc", "test/acc", "train_set/acc")
-# The curves' names in TensorBoard, by their names in the module (src/metrics.py).
+# The curves' names in TensorBoard, by their names in the module (src/model/metrics.py).
 CURVES = {
     "train/acc": "acc/train",
     "train/acc_clean": "acc/train_clean",

@@ -1,4 +1,4 @@
-"""src/images.py: a digit photographed, scanned or drawn comes out as the same MNIST-like
+"""src/data/images.py: a digit photographed, scanned or drawn comes out as the same MNIST-like
 28x28 as the clean drawing of it; the paper, its lighting and texture come out black.
 
 Every image here is drawn by the test: a digit of strokes on white paper, then shaded,

@@ -1,5 +1,5 @@
 """The handout's single-layer gradients, derived by hand, are what autograd computes through
-the project's own Classifier (src/hand_gradients.py)."""
+the project's own Classifier (src/model/hand_gradients.py)."""
 
 import pytest
 import torch

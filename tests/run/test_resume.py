@@ -283,7 +283,7 @@ def test_a_sweep_from_before_the_modules_moved_continues(finished_sweep):
     ],
 )
 def test_the_grid_a_rerun_continues_is_the_one_hydras_basic_sweeper_runs(command):
-    """src/resume.py builds the grid through Hydra's public override parser; Hydra's own
+    """src/run/resume.py builds the grid through Hydra's public override parser; Hydra's own
     sweeper (internal, so only this test imports it) is the oracle of its jobs and order."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
