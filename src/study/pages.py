@@ -22,6 +22,7 @@ differs from what it would write: the tests run it so.
 """
 
 import argparse
+import os
 import re
 import shutil
 import tarfile
@@ -172,6 +173,20 @@ def section(text: str, title: str) -> str:
     raise PageError(f"no section '{title}'")
 
 
+LINK = re.compile(r"\]\((?![a-z]+:)([^)#\s]*)(#[^)\s]*)?\)")
+
+
+def relinked(body: str, source: Path, page: Path) -> str:
+    """Markdown quoted from `source` into `page`, its relative links (and its links to its
+    own anchors) pointing where they pointed from `source`."""
+
+    def moved(link: re.Match) -> str:
+        target = source.parent / link.group(1) if link.group(1) else source
+        return f"]({os.path.relpath(target, page.parent)}{link.group(2) or ''})"
+
+    return LINK.sub(moved, body)
+
+
 def filled(page: Path, sources: dict[Path, str]) -> str:
     """The page with each of its blocks holding what it quotes now."""
 
@@ -186,7 +201,7 @@ def filled(page: Path, sources: dict[Path, str]) -> str:
             body = section(text, found.group(3))
         except PageError as e:
             raise PageError(f"{rel(page)} quotes {found.group(2)}: {e}") from None
-        return f"{found.group(1)}{body}{found.group(5)}"
+        return f"{found.group(1)}{relinked(body, source, page)}{found.group(5)}"
 
     return BLOCK.sub(quote, page.read_text())
 
