@@ -1,8 +1,9 @@
-"""Pictures of what a model learned, drawn after testing: weights as images, the confusion
-matrix, and the test digits it got most confidently wrong. Saved as PNGs in the run folder
-and shown by the trackers that show images (TensorBoard, W&B; MLflow keeps the files). Drawn
-with Pillow, pixel by pixel, as every run draws them: matplotlib's layout costs far more than
-the pictures are worth."""
+"""Pictures of a run, drawn after testing: its learning curves, its weights as images (its
+dead units marked), the confusion matrix, and the test digits it got most confidently wrong.
+Saved as PNGs in the run folder and shown by the trackers that show images (TensorBoard, W&B;
+MLflow keeps the files). Drawn with Pillow, pixel by pixel, as every run draws them:
+matplotlib's layout costs far more than the pictures are worth; only the learning curves,
+a plot, are matplotlib's (src/callbacks/learning_curves.py)."""
 
 import math
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from src.callbacks.dead_units import DeadUnits
+from src.callbacks.history import History
+from src.callbacks.learning_curves import TITLE as CURVES_TITLE
+from src.callbacks.learning_curves import TRAIN, VALIDATION, caption, learning_curves
 from src.callbacks.predictions import test_probabilities
 from src.config.schema import CLASSES
 from src.data.augment import distort
@@ -28,6 +33,7 @@ SIDE = 28
 ZOOM = 4  # screen pixels per image pixel
 TILE = SIDE * ZOOM
 GAP, LABEL, TITLE = 10, 20, 34  # pixels between tiles, above each tile, above the picture
+CAPTION = 20  # a line under the title
 CELL = 44  # a confusion-matrix cell
 UNITS_SHOWN = 36  # first-layer units drawn for an MLP
 MISTAKES_SHOWN = 24
@@ -41,6 +47,7 @@ class Picture:
     title: str
     labels: list[str]
     pixels: np.ndarray  # [H, W, 3] uint8
+    caption: str = ""  # what the picture says under its title
 
 
 @cache
@@ -65,44 +72,75 @@ def write(
     draw.text(xy, text, fill=fill, font=font(size), anchor=anchor)
 
 
-def canvas(width: int, height: int, title: str) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-    """A white picture with its title centred at the top."""
+def canvas(
+    width: int, height: int, title: str, caption: str = ""
+) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A white picture with its title centred at the top, and its caption under it."""
     image = Image.new("RGB", (width, height), WHITE)
     draw = ImageDraw.Draw(image)
     write(draw, (width / 2, TITLE / 2), title, "mm", size=15)
+    if caption:
+        write(draw, (width / 2, TITLE + CAPTION / 2 - 4), caption, "mm", size=12)
     return image, draw
 
 
-def tiled(images: Tensor, labels: list[str], cols: int, title: str, colormap: str) -> Picture:
-    """28x28 images with values in [-1, 1] tiled `cols` to a row, each labelled above."""
+def tiled(
+    images: Tensor,
+    labels: list[str],
+    cols: int,
+    title: str,
+    colormap: str,
+    caption: str = "",
+    pale: list[bool] | None = None,
+) -> Picture:
+    """28x28 images with values in [-1, 1] tiled `cols` to a row, each labelled above; those
+    `pale` says drawn faded."""
     rows = math.ceil(len(images) / cols)
     width = max(cols * (TILE + GAP) + GAP, 560)
-    image, draw = canvas(width, TITLE + rows * (LABEL + TILE + GAP), title)
+    header = TITLE + (CAPTION if caption else 0)
+    image, draw = canvas(width, header + rows * (LABEL + TILE + GAP), title, caption)
     left_margin = (width - cols * (TILE + GAP) + GAP) // 2
     tiles = coloured(((images.float().reshape(-1, SIDE, SIDE) + 1) / 2).numpy(), colormap)
     for i, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
         row, col = divmod(i, cols)
-        left, top = left_margin + col * (TILE + GAP), TITLE + row * (LABEL + TILE + GAP) + LABEL
+        left, top = left_margin + col * (TILE + GAP), header + row * (LABEL + TILE + GAP) + LABEL
+        if pale is not None and pale[i]:
+            tile = (255 - (255 - tile.astype(np.float32)) * 0.2).astype(np.uint8)
         image.paste(Image.fromarray(tile).resize((TILE, TILE), Image.NEAREST), (left, top))
         write(draw, (left + TILE / 2, top - 4), label, "md", size=12)
-    return Picture(title, labels, np.asarray(image))
+    return Picture(title, labels, np.asarray(image), caption)
 
 
-def weight_images(network: nn.Sequential) -> Picture:
+def weight_images(network: nn.Sequential, dead: Tensor | None = None) -> Picture:
     """The first layer's weights, one 28x28 image per output: for the linear model the ten
-    columns of W, the templates each digit is scored against; for an MLP its first units."""
+    columns of W, the templates each digit is scored against; for an MLP its first units,
+    those `dead` says never fire on the training images drawn pale and labelled dead."""
     weight = network[0].weight.detach().cpu()  # [outputs, 784]
     linear = len(network) == 1
     shown = weight if linear else weight[:UNITS_SHOWN]
     # Each image on its own symmetric scale, so red > 0 > blue whatever its magnitude.
     shown = shown / shown.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
-    labels = [f"digit {i}" if linear else f"unit {i}" for i in range(len(shown))]
-    title = (
-        "W of Y = X @ W + b, one column per digit (red: ink there raises the score)"
-        if linear
-        else f"First-layer weights of {len(shown)} of {len(weight)} hidden units (red > 0 > blue)"
-    )
-    return tiled(shown, labels, 5 if linear else 9, title, "RdBu_r")
+    scale = "each tile on its own scale (its largest weight at full colour)"
+    if linear:
+        title = "W of Y = X @ W + b, one column per digit (red: ink there raises the score)"
+        labels = [f"digit {i}" for i in range(len(shown))]
+        return tiled(shown, labels, 5, title, "RdBu_r", caption=f"{scale.capitalize()}.")
+    title = f"First-layer weights of {len(shown)} of {len(weight)} hidden units (red > 0 > blue)"
+    pale = [False] * len(shown) if dead is None else dead[: len(shown)].tolist()
+    labels = [f"unit {i}" + (" dead" if pale[i] else "") for i in range(len(shown))]
+    text = f"{scale.capitalize()}: a weak unit looks as strong as any."
+    if dead is not None:
+        text += (
+            f" {int(dead.sum())} of {len(dead)} units are dead (0 on every training image), "
+            "drawn pale."
+        )
+    return tiled(shown, labels, 9, title, "RdBu_r", caption=text, pale=pale)
+
+
+def curves_figure(history: list[dict[str, float]], regularised: list[str]) -> Picture:
+    """The run's learning curves (src/callbacks/learning_curves.py)."""
+    text = caption(regularised)
+    return Picture(CURVES_TITLE, [TRAIN, VALIDATION], learning_curves(history, text), text)
 
 
 def confusion_figure(preds: Tensor, targets: Tensor) -> Picture:
@@ -158,9 +196,9 @@ def augmented_figure(batches: TensorBatches, seed: int, digits: int = 8, draws: 
 
 
 class Pictures(L.Callback):
-    """After testing, draws the tested model's weights, confusion matrix and worst mistakes
-    (and, when training images are distorted, a sample of them) into <run>/pictures/ and the
-    trackers that show images."""
+    """After testing, draws the run's learning curves and the tested model's weights,
+    confusion matrix and worst mistakes (and, when training images are distorted, a sample of
+    them) into <run>/pictures/ and the trackers that show images."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
@@ -169,12 +207,25 @@ class Pictures(L.Callback):
         if not trainer.is_global_zero or trainer.datamodule is None:
             return
         probabilities, pixels, targets = test_probabilities(trainer, pl_module)
-        pictures = {
-            "weights": weight_images(pl_module.net),
+        training = trainer.datamodule.train
+        pictures = {}
+        history = next((c.history for c in trainer.callbacks if isinstance(c, History)), [])
+        if history:
+            regularised = []  # what is on in training only
+            if pl_module.config.dropout > 0:
+                regularised.append(f"dropout {pl_module.config.dropout:g}")
+            if training.augment is not None:
+                regularised.append("distorted images")
+            pictures["learning_curves"] = curves_figure(history, regularised)
+        dead = next(
+            (c.measure(trainer, pl_module) for c in trainer.callbacks if isinstance(c, DeadUnits)),
+            None,
+        )
+        pictures |= {
+            "weights": weight_images(pl_module.net, dead[0] if dead else None),
             "confusion": confusion_figure(probabilities.argmax(dim=1), targets),
             "mistakes": mistakes_figure(pixels, probabilities, targets),
         }
-        training = trainer.datamodule.train
         if training.augment is not None:
             pictures["augmented"] = augmented_figure(training, training.seed)
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,20 @@
-"""The progress bar: Lightning's TQDM bar, ending on the last epoch's own train metrics."""
+"""The progress bar: Lightning's TQDM bar, ending on the last epoch's own train metrics, and
+saying from the second epoch on what the whole run will take."""
 
 import time
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from src.run.console import duration, in_sweep
+
 
 class ProgressBar(TQDMProgressBar):
     """TQDMProgressBar that redraws at most every `min_seconds` (and at an epoch's end),
     whose final line shows the last epoch's train metrics; no bars for validation and testing.
+    Its description says the time so far and, at the pace of the epochs done, in all (the bar's
+    own estimate covers one epoch). In a sweep's job it draws nothing: the sweep's console
+    shows the job once it finishes.
 
     A small model trains a thousand batches a second: redrawing every `refresh_rate` batches
     would still cost it more than its progress is worth to a reader. And Lightning refreshes
@@ -20,12 +26,26 @@ class ProgressBar(TQDMProgressBar):
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self.min_seconds = min_seconds
         self.drawn = 0.0
+        self.fit_started, self.first_epoch = 0.0, 0
+        if in_sweep():
+            self.disable()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self.fit_started, self.first_epoch = time.monotonic(), trainer.current_epoch
 
     def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
         # Epochs counted from 1, as the history and the figures count them.
-        of = f"/{trainer.max_epochs}" if (trainer.max_epochs or -1) > 0 else ""
-        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}{of}")
+        epochs = trainer.max_epochs if (trainer.max_epochs or -1) > 0 else None
+        of = f"/{epochs}" if epochs else ""
+        description = f"Epoch {trainer.current_epoch + 1}{of}"
+        done = trainer.current_epoch - self.first_epoch  # by this process, which may have resumed
+        if epochs and done > 0:
+            elapsed = time.monotonic() - self.fit_started
+            total = elapsed / done * (epochs - self.first_epoch)
+            description += f" ({duration(elapsed)} of about {duration(total)})"
+        self.train_progress_bar.set_description(description)
 
     def batches_done(self, trainer: L.Trainer, batch_idx: int) -> int:
         """Training batches of the epoch done once step `batch_idx` ends."""

@@ -4,6 +4,7 @@ advises `+key=value` even for a misspelt key; `src.run.failures.entry_point` has
 them and words them here."""
 
 import difflib
+import inspect
 import re
 import sys
 
@@ -14,7 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from src.config.hydra import CONF, register
-from src.config.schema import ConfigError, schema_keys, typed, unknown_key
+from src.config.schema import (
+    ConfigError,
+    nested_schema_keys,
+    schema_keys,
+    typed,
+    unknown_key,
+)
 
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 OVERRIDE = re.compile(r"Could not override '([^']+)'")  # Hydra's wording: a test pins it
@@ -59,7 +66,29 @@ def unknown_setting(full_key: str, value: str | None, config_name: str) -> str:
     keys = list(OmegaConf.select(node, section) if section else node)
     if config_name == "train":
         keys = list(dict.fromkeys([*keys, *schema_keys(section)]))
-    return unknown_key(full_key, [k for k in keys if k != "hydra"])
+    nested = nested_keys(node, config_name) if not section else []
+    return unknown_key(full_key, [k for k in keys if k != "hydra"], nested)
+
+
+def nested_keys(node: DictConfig, config_name: str) -> list[str]:
+    """The dotted keys below the top level that a top-level key may abbreviate, the likelier
+    first: the composed config's, then for training the schema's and every lightning.Trainer
+    argument (trainer.<any>=... is open)."""
+    composed = [key for key in leaves(OmegaConf.to_container(node)) if not key.startswith("hydra.")]
+    if config_name != "train":
+        return composed
+    import lightning as L  # src.train has loaded it already
+
+    arguments = inspect.signature(L.Trainer.__init__).parameters
+    trainer = [f"trainer.{a}" for a in arguments if a not in ("self", "logger", "callbacks")]
+    return list(dict.fromkeys([*composed, *nested_schema_keys(), *trainer]))
+
+
+def leaves(node: object, prefix: str = "") -> list[str]:
+    """The dotted keys of a nested dict's values that are not themselves dicts, below its top."""
+    if not isinstance(node, dict):
+        return [prefix] if "." in prefix else []
+    return [key for k, v in node.items() for key in leaves(v, f"{prefix}.{k}" if prefix else k)]
 
 
 def not_in_defaults(key: str) -> str:

@@ -19,6 +19,7 @@ from src.config.batch_counts import (
     planned_optimizer_steps,
     training_batches,
 )
+from src.config.precision import slow_bf16_warning
 from src.config.schema import ConfigError, Scheduler, TestWeights, TrainConfig, typed
 from src.config.trainer_arguments import check_trainer
 from src.data.datamodule import require_files
@@ -27,6 +28,8 @@ from src.run.checkpoint import CheckpointError, model_config, read_checkpoint
 from src.run.failures import first_line
 from src.tracking.trackers import require_packages
 
+log = logging.getLogger(__name__)
+
 
 def gate(cfg: DictConfig) -> TrainConfig:
     """The composed config, typed and checked; raises a one-line ConfigError, CheckpointError
@@ -34,6 +37,8 @@ def gate(cfg: DictConfig) -> TrainConfig:
     config = typed(cfg)
     require_packages(config.logger)
     check_trainer(config.trainer)
+    if (slow := slow_bf16_warning(config.trainer)) is not None:
+        log.warning(slow)
     callbacks = check_with_lightning(config)
     if config.cuda_graphs:
         check_cuda_graphs(config)

@@ -10,6 +10,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from src.config.precision import fast_precision
 from src.tracking.trackers import mlflow_artifacts, run_label, tracker_group, wandb_offline
 
 
@@ -52,6 +53,7 @@ RESOLVERS = {
     "tracker_group": tracker_group,
     "wandb_offline": wandb_offline,
     "mlflow_artifacts": mlflow_artifacts,
+    "fast_precision": fast_precision,
 }
 
 

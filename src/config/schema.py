@@ -253,26 +253,52 @@ def typed(cfg: DictConfig) -> TrainConfig:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), body))
     except ConfigKeyError as e:
         section = str(e.full_key).rpartition(".")[0]
-        raise ConfigError(unknown_key(str(e.full_key), schema_keys(section))) from None
+        known, nested = schema_keys(section), nested_schema_keys()
+        raise ConfigError(unknown_key(str(e.full_key), known, nested)) from None
     except OmegaConfBaseException as e:
         raise ConfigError(f"{e.full_key}: {e.msg.splitlines()[0]}") from None
 
 
+SECTIONS = {
+    "": TrainConfig,
+    "data": DataConfig,
+    "data.augment": AugmentConfig,
+    "model": ModelConfig,
+}
+
+
 def schema_keys(section: str) -> list[str]:
     """The keys the schema declares in `section` ("", "data", "data.augment" or "model")."""
-    schema = {
-        "": TrainConfig,
-        "data": DataConfig,
-        "data.augment": AugmentConfig,
-        "model": ModelConfig,
-    }.get(section)
+    schema = SECTIONS.get(section)
     return [f.name for f in fields(schema)] if schema else []
 
 
-def unknown_key(full_key: str, known: list[str]) -> str:
-    """One line for a key that is not a setting: the likely one meant, and those there are."""
+def nested_schema_keys() -> list[str]:
+    """Every key the schema declares below the top level, dotted: data.batch_size, model.lr."""
+    return [f"{section}.{key}" for section in SECTIONS if section for key in schema_keys(section)]
+
+
+def unknown_key(full_key: str, known: list[str], nested: list[str] | None = None) -> str:
+    """One line for a key that is not a setting: the likely one meant, and those there are. A
+    top-level key like no setting there may be a nested one's last part (`epochs=5`): `nested`
+    are the dotted keys it may mean, the likelier first."""
     section, _, name = full_key.rpartition(".")
     prefix = f"{section}." if section else ""
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    meant = f"{prefix}{close[0]}" if close else None
+    if meant is None and not section:
+        meant = nested_key(name, nested or [])
+    hint = f" (did you mean {meant}?)" if meant else ""
     return f"{full_key} is not a setting{hint}: {section or 'the config'} has {', '.join(known)}"
+
+
+def nested_key(name: str, keys: list[str]) -> str | None:
+    """The dotted key of `keys` that `name` most likely abbreviates: the first whose last part
+    is `name`, else the first whose last part is closest to it (as difflib judges, above its
+    usual 0.6), or None."""
+    parts = [key.rpartition(".")[2] for key in keys]
+    if name in parts:
+        return keys[parts.index(name)]
+    scores = [difflib.SequenceMatcher(None, part, name).ratio() for part in parts]
+    best = max(scores, default=0.0)
+    return keys[scores.index(best)] if best >= 0.6 else None

@@ -19,6 +19,9 @@ REFUSALS = [
     (["+cure=agment"], "error: cure=agment is not a cure option (augment, "),
     (["cure=augment"], "error: cure is a group the defaults leave out: add it with +cure=<option>"),
     (["modle=mlp"], "error: modle is not a setting (did you mean model?)"),
+    (["epochs=5"], "error: epochs is not a setting (did you mean trainer.max_epochs?)"),
+    (["lr=0.1"], "error: lr is not a setting (did you mean model.lr?)"),
+    (["precision=32"], "error: precision is not a setting (did you mean trainer.precision?)"),
     (["model=[a"], "error: model=[a: no viable alternative at input '[a' (the syntax: https://"),
     (["-m", "model=mlp,mlp9"], "error: model=mlp9 is not a model option"),
 ]

@@ -9,7 +9,7 @@ import torch
 
 from src.config.gate import gate
 from src.config.hydra import CONF, compose_train
-from src.config.schema import Activation, ConfigError, ModelConfig, plain, typed
+from src.config.schema import Activation, ConfigError, ModelConfig, nested_key, plain, typed
 from src.model.classifier import Classifier
 from tests.conftest import one_error_line, run_module
 
@@ -186,3 +186,25 @@ def test_every_model_key_changes_what_is_built_or_is_refused(preset, tmp_path):
 def test_model_keys_that_would_build_nothing_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         typed(compose_train(*overrides, "output_dir=."))
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("lr", "model.lr"),  # a nested key's last part
+        ("batch_size", "data.batch_size"),  # before data.eval_batch_size
+        ("epochs", "trainer.max_epochs"),  # the closest last part, the likelier key first
+        ("widht", "model.width"),
+        ("banana", None),
+    ],
+)
+def test_a_top_level_key_suggests_the_nested_key_it_abbreviates(name, meant):
+    keys = ["model.lr", "data.batch_size", "data.eval_batch_size", "model.width"]
+    keys += ["trainer.max_epochs", "trainer.min_epochs"]
+    assert nested_key(name, keys) == meant
+
+
+def test_a_config_with_an_unknown_top_level_key_names_the_nested_one_meant(tmp_path):
+    cfg = compose_train(f"output_dir={tmp_path}", "+lr=0.1")
+    with pytest.raises(ConfigError, match=r"^lr is not a setting \(did you mean model\.lr\?\)"):
+        typed(cfg)

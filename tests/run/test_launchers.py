@@ -60,7 +60,7 @@ def test_ddp_cpu_tests_the_whole_split_once(tmp_path, mnist_dir):
         f"data.data_dir={mnist_dir}",
         # A rank that re-resolved the time would make a second folder.
         f"hydra.run.dir={tmp_path / 'runs'}/${{now:%H-%M-%S-%f}}",
-        "+callbacks.count._target_=tests.test_scale.CountTestExamples",
+        "+callbacks.count._target_=tests.run.test_launchers.CountTestExamples",
         f"+callbacks.count.path={counts}",
     )
     (run,) = (tmp_path / "runs").iterdir()

@@ -101,7 +101,7 @@ def test_slurm_runs_ddp_cpu_as_two_tasks_of_one_job(slurm, tmp_path, mnist_dir):
         "model=linear",
         f"data.data_dir={mnist_dir}",
         f"hydra.sweep.dir={sweep}",
-        "+callbacks.count._target_=tests.test_scale.CountTestExamples",
+        "+callbacks.count._target_=tests.run.test_launchers.CountTestExamples",
         f"+callbacks.count.path={counts}",
     )
     # Slurm started both ranks as tasks 0 and 1 of one job, and they joined one DDP group;

@@ -130,7 +130,7 @@ def test_an_offline_wandb_run_keeps_its_summary_and_settings_for_wandb_sync(
             names.append((record.run.display_name, record.run.run_group))
     test_acc = json.loads((run / "metrics.json").read_text())["test_acc"]
     assert float(summary["test/acc"]) == pytest.approx(test_acc)
-    assert summary["pictures/count"] == "3"
+    assert summary["pictures/count"] == "4"  # learning curves, weights, confusion, mistakes
     settings = {k: v for k, v in config.items() if not k.startswith("_")}
     assert settings == {
         "model": "linear",
@@ -182,7 +182,8 @@ def test_an_mlflow_sweep_is_one_experiment_of_a_run_per_job_with_the_changed_set
         artifacts = {a.path for a in client.list_artifacts(run["run_id"])}
         pictures = {a.path for a in client.list_artifacts(run["run_id"], "pictures")}
         assert artifacts == {"metrics.json", "pictures"}
-        assert pictures == {f"pictures/{p}.png" for p in ("weights", "confusion", "mistakes")}
+        drawn = ("learning_curves", "weights", "confusion", "mistakes")
+        assert pictures == {f"pictures/{p}.png" for p in drawn}
     assert not {"metrics.test_acc", "metrics.hp_metric"} & set(runs)  # each metric once
 
 
