@@ -49,7 +49,7 @@ test: trackers data lint
 
 # The edit loop's check: the fast unit tests, under a minute.
 smoke: install
-	$(PY) -m pytest -m smoke -q $(ARGS)
+	$(PY) -m pytest -m "smoke and not slow" -q $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 SRC = ROOT / "src"
 FAST = SRC / "model" / "fast"
 # What speaks of blocks of batches: a name `block`, `blocks`, `block_...`, or a `Block...` class.

@@ -26,6 +26,8 @@ from src.model.classifier import Classifier
 from src.train import train
 from tests.conftest import tiny_config
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def test_the_linear_model_shows_one_template_per_digit(recipe):
     picture = weight_images(Classifier(replace(recipe, hidden=[])).net)

@@ -1,9 +1,13 @@
 import re
 
+import pytest
+
 from src.callbacks.progress import ProgressBar
 from src.config.hydra import compose_train
 from src.train import build
 from tests.conftest import tiny_config
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def test_bar_ends_on_the_last_epochs_train_metrics(tiny_data, tmp_path):

@@ -10,6 +10,8 @@ from src.data.augment import affine_grid, distort
 from src.data.datamodule import MNISTDataModule, TensorBatches
 from src.data.pixels import normalise
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 AFFINE = AugmentConfig(rotation=12.0, scale=0.1, shift=2.5, elastic=0.0, elastic_spacing=4.0)
 DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 

@@ -8,6 +8,8 @@ from src.data.datamodule import DataError, MNISTDataModule
 from src.data.labels import corrupt_labels
 from src.data.pixels import normalise
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def data_config(data_dir, **overrides):
     values = {"data_dir": data_dir, "val_size": 20, "download": False, **overrides}

@@ -17,6 +17,8 @@ from scipy.ndimage import binary_dilation, gaussian_filter
 from src.data.images import ImageError, grey, prepare, read_image
 from tests.conftest import run_module
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 SIZE = 200  # the drawn page's side
 SUPERSAMPLE = 4  # strokes are drawn this much larger and averaged down: soft edges
 # Two 28x28 images show the same digit if their strokes (ink above half strength) overlap

@@ -11,6 +11,8 @@ from src.model.hand_gradients import (
     linear_classifier,
 )
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def batch(size: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(size)

@@ -8,6 +8,8 @@ from src.config.schema import Activation
 from src.model.classifier import Classifier
 from src.model.mlp import MLP
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

@@ -21,6 +21,8 @@ import sys, time
 from pathlib import Path
 from src.run.files import replace_whole
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 path, marker = map(Path, sys.argv[1:])
 
 def half_then_wait(f):

@@ -8,6 +8,8 @@ from src.study.ensembles import decompose, per_setting, section
 from src.study.table import load_sweep
 from tests.study.sweeps import members, write_members
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 @pytest.mark.parametrize(("subsets", "seeds"), [(1, 2), (3, 3), (2, 5)])
 def test_bias_squared_and_variance_add_up_to_the_squared_error(subsets, seeds):

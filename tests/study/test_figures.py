@@ -10,6 +10,8 @@ from src.study.figures import curves_figure, log_x_axes, plain_log_y
 from src.study.table import load_sweep
 from tests.study.sweeps import write_run
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def labelled_ticks(axis) -> list[str]:
     """The labels of the ticks in view, major and minor, as drawn."""

@@ -9,6 +9,8 @@ from src.study.report import write_report
 from src.study.table import load_sweep
 from tests.study.sweeps import ACTIVATIONS, activation_sweep, assert_png, linear_sweep
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def test_an_activation_sweep_tables_and_draws_each_layers_gradient_norm(tmp_path):
     activation_sweep(tmp_path)

@@ -9,6 +9,8 @@ from src.study.report import write_report
 from src.study.table import load_sweep
 from tests.study.sweeps import assert_png, batch_size_sweep
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def test_a_batch_size_sweep_chooses_each_sizes_rate_per_budget_and_times_its_epochs(tmp_path):
     batch_size_sweep(tmp_path)

@@ -1,8 +1,12 @@
 """experiment=bias_variance: each width's members split into bias² and variance by source,
 the ensemble beside them, drawn against width and summed up in summary.md."""
 
+import pytest
+
 from src.study.report import write_report
 from tests.study.sweeps import assert_png, write_members
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def test_a_width_sweep_on_disjoint_training_sets_draws_and_states_bias_and_variance(tmp_path):

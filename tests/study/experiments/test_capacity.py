@@ -1,7 +1,11 @@
 """experiment=capacity: a depth x width grid draws capacity against parameters and the grid."""
 
+import pytest
+
 from src.study.report import write_report
 from tests.study.sweeps import assert_png
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def test_grid_sweep_writes_capacity_heatmap_and_curves(grid_sweep):

@@ -2,8 +2,12 @@
 
 import itertools
 
+import pytest
+
 from src.study.report import write_report
 from tests.study.sweeps import assert_png, write_job
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def test_data_size_sweep_writes_data_size_plot_not_capacity(tmp_path):

@@ -5,10 +5,14 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from src.study.experiments.double_descent import interpolation_threshold
 from src.study.report import write_report
 from src.study.table import load_sweep
 from tests.study.sweeps import assert_png, write_job
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def double_descent_sweep(sweep: Path, noise: float) -> None:

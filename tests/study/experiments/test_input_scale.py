@@ -17,6 +17,8 @@ from src.study.report import write_report
 from src.study.table import load_sweep
 from tests.study.sweeps import assert_png, input_scale_sweep, write_run
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def test_each_scale_is_measured_at_the_handouts_learning_rate_and_at_its_own(tmp_path):
     input_scale_sweep(tmp_path)

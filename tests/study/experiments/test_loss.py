@@ -1,10 +1,14 @@
 """experiment=loss: cross-entropy against squared error, judged by the interval of their
 paired difference and said with what it was measured on."""
 
+import pytest
+
 from src.study.claims import HOLDS, NOT_HERE
 from src.study.experiments.loss import claims
 from src.study.table import load_sweep
 from tests.study.sweeps import loss_sweep
+
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 
 def test_cross_entropy_that_tests_as_well_as_squared_error_does_not_hold_on_what_was_measured(

@@ -8,6 +8,8 @@ from numpy.polynomial import legendre
 from src.study.experiments import polynomial
 from tests.conftest import run_module
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 def test_from_as_many_coefficients_as_points_the_fit_passes_through_every_point():
     rng = np.random.default_rng(0)

@@ -8,6 +8,8 @@ from src.study.report import write_report
 from src.study.table import load_sweep
 from tests.study.sweeps import assert_png, sample_wise_sweep
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 
 @pytest.mark.parametrize(("dip", "verdict"), [(0.05, "does not hold here"), (-0.01, "holds")])
 def test_more_data_hurts_where_a_paired_step_lowers_test_accuracy(tmp_path, dip, verdict):
