@@ -43,9 +43,10 @@ sweep: install data
 bench: install data
 	$(PY) -m benchmarks.bench $(ARGS)
 
-# Every test, as CI runs it: lint first, then the whole suite.
+# Every test, as CI runs it: lint first, then the whole suite, a worker per core (most tests
+# wait on a command of their own; the Slurm tests share one worker, as they share the cluster).
 test: trackers data lint
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto --dist loadgroup $(ARGS)
 
 # The edit loop's check: the fast unit tests, under a minute.
 smoke: install

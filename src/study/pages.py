@@ -9,7 +9,8 @@ quote into them: in README.md and docs/, a block between
     <!-- results/<name>/summary.md: <section title> -->
     <!-- end -->
 
-holds that section of that file ("table": its first table), and `<!-- results: wall times -->`
+holds that section of that file ("table": its first table; where results/<name> is not
+committed, a line saying how to make it), and `<!-- results: wall times -->`
 a table of every result's wall time, as its summary says. It also writes the study's
 interactive pages, docs/explorer/<name>.html (one plotly.min.js beside them all) and the
 claims page. With --check it writes nothing and fails, naming them, where a summary or a page
@@ -187,6 +188,22 @@ def relinked(body: str, source: Path, page: Path) -> str:
     return LINK.sub(moved, body)
 
 
+# What a block holds while its experiment has no canonical run in results/.
+NOT_KEPT = (
+    "*Not measured in this repository yet: run this page's command, then*\n"
+    "`python -m src.study.pages --keep <its sweep folder> {name}`.\n"
+)
+
+
+def not_kept(quoted: str) -> str | None:
+    """The name of the result a block quotes (results/<name>/... or results/<name>.md), when
+    nothing of it is committed."""
+    parts = Path(quoted).parts
+    name = Path(parts[1]).stem if len(parts) > 1 else None
+    kept = name and ((RESULTS / name).exists() or (RESULTS / f"{name}.md").exists())
+    return name if parts[0] == "results" and name and not kept else None
+
+
 def filled(page: Path, sources: dict[Path, str]) -> str:
     """The page with each of its blocks holding what it quotes now."""
 
@@ -195,6 +212,10 @@ def filled(page: Path, sources: dict[Path, str]) -> str:
             return f"{found.group(1)}{wall_times(sources)}{found.group(5)}"
         source = ROOT / found.group(2)
         text = sources.get(source) or (source.read_text() if source.is_file() else None)
+        if text is None and not_kept(found.group(2)):
+            return (
+                f"{found.group(1)}{NOT_KEPT.format(name=not_kept(found.group(2)))}{found.group(5)}"
+            )
         if text is None:
             raise PageError(f"{rel(page)} quotes {found.group(2)}, which does not exist")
         try:

@@ -14,14 +14,14 @@ from src.run.files import AtomicCheckpointIO, replace_whole, write_text_whole
 from src.train import build
 from tests.conftest import ROOT, tiny_config
 
+pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
+
 # A process that starts writing a new checkpoint over `path`, writes half of it, says so
 # by making `marker`, and waits to be killed.
 HALF_WRITTEN = """
 import sys, time
 from pathlib import Path
 from src.run.files import replace_whole
-
-pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
 path, marker = map(Path, sys.argv[1:])
 
