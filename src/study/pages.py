@@ -114,6 +114,8 @@ def summaries(explore: bool) -> dict[Path, str]:
     """Each result's summary.md as the report writes it now from its runs (with `explore`,
     its page in docs/explorer written too)."""
     written = {}
+    if explore:
+        EXPLORER.mkdir(parents=True, exist_ok=True)
     for result in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
         if (fits := result / polynomial.FILE).is_file():
             written[result / "summary.md"] = polynomial.summary_md(pd.read_csv(fits))

@@ -44,9 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# The 3-seed double-descent page opens (the plots on screen drawn) within this; the limit
-# holds where the machine is not busy with other work (1-minute load below its cores).
-LOAD_LIMIT_S = 2.0
 
 
 def write_job(
@@ -584,17 +581,8 @@ def trace_index(visit: Visit, element: str, name: str) -> int:
 @pytest.mark.browser
 def test_the_double_descent_page_works_in_a_browser_offline(browser, dd_page):
     page_path, _, _ = dd_page
-    times = []  # the best of three: one load's time varies with what else the machine runs
-    for _ in range(3):
-        visit = Visit(browser, page_path)
-        assert visit.js("document.body.dataset.ready") == "yes"
-        times.append([visit.js(f"window.explorer{t}Ms") / 1000 for t in ("Open", "Drawn")])
-        if len(times) < 3:
-            visit.close()
-    opened_s, drawn_s = min(t[0] for t in times), min(t[1] for t in times)
-    print(f"opened {opened_s:.2f} s, every plot drawn {drawn_s:.2f} s after navigation")
-    if os.getloadavg()[0] < (os.cpu_count() or 1):  # a busy machine times the other work too
-        assert opened_s < LOAD_LIMIT_S
+    visit = Visit(browser, page_path)  # how fast it opens: benchmarks/explorer_load.py
+    assert visit.js("document.body.dataset.ready") == "yes"
     # every plot drawn, with its traces
     for element in ("setting", "dd-heatmap", "dd-epochs", "dd-memorised", "curves"):
         assert visit.js(f"document.querySelector('#{element} .main-svg') !== null"), element
