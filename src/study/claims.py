@@ -270,7 +270,7 @@ def measured_on(parts: list[Part], budget: str = "", chosen: bool = False) -> st
     )
 
 
-HAND = "`python -m src.claims` (this row); tested by `pytest tests/test_hand_gradients.py`"
+HAND = "`python -m src.claims` (this row); tested by `pytest tests/model/test_hand_gradients.py`"
 
 RULES = (
     "How a verdict is reached. A row compares two settings by the difference in their test "

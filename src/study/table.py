@@ -132,12 +132,20 @@ BUDGET = ("max_epochs", "max_steps", "max_time")
 
 def budget(job_dir: Path) -> dict[str, Any]:
     """The job's `trainer.max_epochs`, `max_steps` and `max_time` that its composed config
-    (.hydra/config.yaml) sets."""
+    (.hydra/config.yaml) sets. One computed by a resolver of the project's (sample_wise's
+    epochs for a step budget) follows from other settings, and the report, which loads no
+    resolvers, leaves it out."""
     path = job_dir / ".hydra" / "config.yaml"
     if not path.is_file():
         return {}
-    trainer = OmegaConf.load(path).get("trainer") or {}
-    return {f"trainer.{key}": trainer[key] for key in BUDGET if trainer.get(key) is not None}
+    trainer = OmegaConf.load(path).get("trainer") or OmegaConf.create()
+    return {
+        f"trainer.{key}": trainer[key]
+        for key in BUDGET
+        if key in trainer
+        and not OmegaConf.is_interpolation(trainer, key)
+        and trainer[key] is not None
+    }
 
 
 def steps_to(history: list[dict[str, float]], accuracy: float) -> float:

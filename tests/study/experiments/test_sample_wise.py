@@ -28,3 +28,15 @@ def test_each_width_is_drawn_against_the_size_with_what_it_fits_marked(tmp_path)
     assert_png(tmp_path / "sample_wise.png")
     assert "(more data hurt)" in (tmp_path / "summary.md").read_text()
     assert 'id="sample-wise"' in (tmp_path / "explorer.html").read_text()
+
+
+def test_its_jobs_load_without_the_resolver_that_computed_their_epochs(tmp_path):
+    sample_wise_sweep(tmp_path, 0.05)
+    # As conf/experiment/sample_wise.yaml composes it: the report loads no project resolvers.
+    for config in tmp_path.glob("*/.hydra"):
+        (config / "config.yaml").write_text(
+            "trainer:\n  max_epochs: ${epochs_for_steps:${data.train_size},128,20000,300}\n"
+            "  max_steps: -1\n"
+        )
+    jobs = load_sweep(tmp_path)
+    assert "trainer.max_epochs" not in jobs and set(jobs["trainer.max_steps"]) == {-1}
