@@ -153,14 +153,27 @@ def measure(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SHAPE = ("model.hidden", "model.depth", "model.width")  # what the model column says
+
+
+def setting_text(value: object) -> str:
+    """A setting's value in a table: whole numbers with thousands separators."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def section(jobs: pd.DataFrame) -> list[str]:
     """summary.md's table of the settings' ensembles and the parts of their error."""
     table = per_setting(jobs)
     if table.empty:
         return []
     subsets = table["subsets"].max() > 1
+    # The settings besides the model that tell the rows apart (sample_wise: the training size).
+    varying = [c for c in table.columns if "." in c and c not in SHAPE and table[c].nunique() > 1]
     shown = {
         "model": table["model"],
+        **{c: table[c].map(setting_text) for c in varying},
         "members": table["members"].astype(str),
         "test error %": intervals(table, "error"),
         "ensemble error %": table["ensemble_error"].map("{:.2f}".format),

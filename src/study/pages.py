@@ -140,14 +140,15 @@ def claims_page() -> str:
     return re.sub(r'href="([\w-]+)/explorer\.html"', r'href="\1.html"', page)
 
 
-def wall_times(sources: dict[Path, str]) -> str:
-    """A table of each result's jobs and wall time, as its summary says them."""
+def wall_times(sources: dict[Path, str], page: Path) -> str:
+    """A table of each result's jobs and wall time, as its summary says them, linked from
+    `page`."""
     rows = ["| result | jobs | wall time |", "|---|---|---|"]
     for path, text in sorted(sources.items()):
         if found := WALL.search(text):
             jobs = re.search(r"^(\d+) jobs:", text, re.MULTILINE)
             name = path.parent.name
-            link = f"[{name}]({rel(path.parent)}/summary.md)"
+            link = f"[{name}]({os.path.relpath(path, page.parent)})"
             rows.append(f"| {link} | {jobs.group(1) if jobs else ''} | {found.group(1)} |")
     return "\n".join(rows) + "\n"
 
@@ -211,7 +212,7 @@ def filled(page: Path, sources: dict[Path, str]) -> str:
 
     def quote(found: re.Match) -> str:
         if found.group(2) == "results" and found.group(3) == "wall times":
-            return f"{found.group(1)}{wall_times(sources)}{found.group(5)}"
+            return f"{found.group(1)}{wall_times(sources, page)}{found.group(5)}"
         source = ROOT / found.group(2)
         text = sources.get(source) or (source.read_text() if source.is_file() else None)
         if text is None and not_kept(found.group(2)):

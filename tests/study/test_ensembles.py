@@ -1,6 +1,8 @@
 """A setting's members together: the decomposition of their error is exact, it has no variance
 when the members agree, its two sources are told apart, and the report tables it."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,16 @@ def test_each_setting_with_members_gets_its_ensemble_and_the_parts_of_its_error(
 def test_a_sweep_of_one_seed_a_setting_has_no_ensembles(tmp_path):
     write_members(tmp_path, 16, subsets=1, seeds=1, start=0)
     assert per_setting(load_sweep(tmp_path)).empty and section(load_sweep(tmp_path)) == []
+
+
+def test_settings_of_one_model_are_told_apart_by_what_else_they_vary(tmp_path):
+    end = write_members(tmp_path, 16, subsets=1, seeds=2, start=0)
+    write_members(tmp_path, 16, subsets=1, seeds=2, start=end)
+    for num, size in enumerate((1000, 1000, 2000, 2000)):  # as sample_wise sweeps it
+        metrics_file = tmp_path / str(num) / "metrics.json"
+        metrics = json.loads(metrics_file.read_text())
+        metrics["config"]["data"]["train_size"] = size
+        metrics_file.write_text(json.dumps(metrics))
+    header, _, *rows = section(load_sweep(tmp_path))[-1].splitlines()
+    assert "data.train_size" in header
+    assert ["1,000" in rows[0], "2,000" in rows[1]] == [True, True]
