@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def times(seconds: list[float]) -> str:
+    """best / median, or "-" where the page recorded none."""
+    if not any(seconds):
+        return "-"
+    return f"{min(seconds):.2f} / {statistics.median(seconds):.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", type=Path)
@@ -32,15 +39,12 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(page_path.resolve().as_uri())
                 page.wait_for_function("document.body.dataset.ready !== 'no'", timeout=60_000)
-                opened.append(page.evaluate("window.explorerOpenMs") / 1000)
-                drawn.append(page.evaluate("window.explorerDrawnMs") / 1000)
+                # A sweep's page records both; the claims page, plain HTML, neither.
+                opened.append((page.evaluate("window.explorerOpenMs") or 0) / 1000)
+                drawn.append((page.evaluate("window.explorerDrawnMs") or 0) / 1000)
                 context.close()
             size = page_path.stat().st_size / 1e6
-            print(
-                f"| {page_path.name} | {size:.2f} | {min(opened):.2f} / "
-                f"{statistics.median(opened):.2f} | {min(drawn):.2f} / "
-                f"{statistics.median(drawn):.2f} |"
-            )
+            print(f"| {page_path.name} | {size:.2f} | {times(opened)} | {times(drawn)} |")
         browser.close()
 
 
