@@ -105,8 +105,9 @@ class MNISTDataModule(L.LightningDataModule):
                 # torchvision extracts the .gz files it finds, or downloads them.
                 self.source(self.config.data_dir, train=train, download=True)
             except RuntimeError as e:
+                tried = " ".join(str(e).split())  # torchvision's message spans lines: one line
                 raise DataError(
-                    f"{missing}; download failed ({e}); "
+                    f"{missing}; download failed ({tried}); "
                     "a .gz there that fails its checksum is corrupt: delete it"
                 ) from None
             except OSError as e:

@@ -211,6 +211,18 @@ def test_missing_files_name_the_folder_and_files(tmp_path):
     assert "train-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte" in message
 
 
+def test_a_failed_download_is_one_line(tmp_path, monkeypatch):
+    dm = MNISTDataModule(data_config(tmp_path, download=True))
+
+    def offline(*args, **kwargs):  # as torchvision says it, over several lines
+        raise RuntimeError("Error downloading x.gz:\nTried https://a/, got:\n<urlopen error>\n")
+
+    monkeypatch.setattr(dm, "source", offline)
+    with pytest.raises(DataError) as err:
+        dm.prepare_data()
+    assert "\n" not in str(err.value) and "Tried https://a/, got: <urlopen error>" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("scale", "black", "white"),
     [("raw", 0.0, 255.0), ("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0)],
