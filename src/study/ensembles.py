@@ -26,7 +26,7 @@ import pandas as pd
 
 from src.config.schema import CLASSES
 from src.study.stats import intervals, mean_ci
-from src.study.table import setting_columns, setting_of
+from src.study.table import PLUMBING, formatted, setting_columns, setting_of
 
 MEMBERS = ("seed", "data.train_subset")  # what a setting's members differ in
 TABLE = "ensembles.csv"
@@ -153,16 +153,6 @@ def measure(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-SHAPE = ("model.hidden", "model.depth", "model.width")  # what the model column says
-
-
-def setting_text(value: object) -> str:
-    """A setting's value in a table: whole numbers with thousands separators."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def section(jobs: pd.DataFrame) -> list[str]:
     """summary.md's table of the settings' ensembles and the parts of their error."""
     table = per_setting(jobs)
@@ -170,10 +160,11 @@ def section(jobs: pd.DataFrame) -> list[str]:
         return []
     subsets = table["subsets"].max() > 1
     # The settings besides the model that tell the rows apart (sample_wise: the training size).
-    varying = [c for c in table.columns if "." in c and c not in SHAPE and table[c].nunique() > 1]
+    shape = ("model.hidden", *PLUMBING)  # what the model column says, and where data is kept
+    varying = [c for c in table.columns if "." in c and c not in shape and table[c].nunique() > 1]
     shown = {
         "model": table["model"],
-        **{c: table[c].map(setting_text) for c in varying},
+        **{c: [formatted(c, v) for v in table[c]] for c in varying},
         "members": table["members"].astype(str),
         "test error %": intervals(table, "error"),
         "ensemble error %": table["ensemble_error"].map("{:.2f}".format),

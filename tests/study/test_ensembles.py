@@ -78,4 +78,4 @@ def test_settings_of_one_model_are_told_apart_by_what_else_they_vary(tmp_path):
         metrics_file.write_text(json.dumps(metrics))
     header, _, *rows = section(load_sweep(tmp_path))[-1].splitlines()
     assert "data.train_size" in header
-    assert ["1,000" in rows[0], "2,000" in rows[1]] == [True, True]
+    assert ["| 1000 " in rows[0], "| 2000 " in rows[1]] == [True, True]
