@@ -10,11 +10,12 @@ quote into them: in README.md and docs/, a block between
     <!-- end -->
 
 holds that section of that file ("table": its first table; where results/<name> is not
-committed, a line saying how to make it), and `<!-- results: wall times -->`
-a table of every result's wall time, as its summary says. It also writes the study's
-interactive pages, docs/explorer/<name>.html (one plotly.min.js beside them all) and the
-claims page. With --check it writes nothing and fails, naming them, where a summary or a page
-differs from what it would write: the tests run it so.
+committed, a line saying how to make it), `<!-- benchmarks/<file>.md: ... -->` the same of
+what a benchmark wrote, and `<!-- results: wall times -->` a table of every result's wall
+time, as its summary says. It also writes the study's interactive pages,
+docs/explorer/<name>.html (one plotly.min.js beside them all) and the claims page. With
+--check it writes nothing and fails, naming them, where a summary or a page differs from
+what it would write: the tests run it so.
 
     python -m src.study.pages                               the summaries and pages again
     python -m src.study.pages --check                       fail where they would change
@@ -45,7 +46,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 EXPLORER = ROOT / "docs" / "explorer"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"(<!-- (results[\w/.-]*): (.+?) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+BLOCK = re.compile(
+    r"(<!-- ((?:results|benchmarks)[\w/.-]*): (.+?) -->\n)(.*?)(<!-- end -->)", re.DOTALL
+)
 RUNS = "runs.tar.gz"
 CLAIMS = RESULTS / "claims.md"
 WALL = re.compile(r"^Wall time: ([\d.]+ min)", re.MULTILINE)
