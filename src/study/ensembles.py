@@ -18,6 +18,7 @@ cross-entropy: E[-log p_y] = -log q_y + E KL(q || p), q the normalised geometric
 members' probabilities. No torch here.
 """
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -109,10 +110,10 @@ def members_of(jobs: pd.DataFrame) -> list[pd.DataFrame]:
     return groups
 
 
-def keep(jobs: pd.DataFrame, sweep_dir: Path) -> None:
+def keep(jobs: pd.DataFrame, sweep_dir: Path, named: Sequence[str] = ()) -> None:
     """Writes the sweep's `measure` into ensembles.csv, where the sweep's results keep it
     (not its jobs' predictions, 200 KB each): `per_setting` reads it back."""
-    measured = measure(jobs)
+    measured = measure(jobs, named)
     if not measured.empty:
         measured.to_csv(sweep_dir / TABLE, index=False)
 
@@ -125,12 +126,14 @@ def per_setting(jobs: pd.DataFrame) -> pd.DataFrame:
     return measure(jobs)
 
 
-def measure(jobs: pd.DataFrame) -> pd.DataFrame:
-    """For each setting with two members or more: its settings, `members`, the members' mean
-    test error (%) and its 95% half-width, the ensemble's error (%), and the parts of the
-    squared error and of the cross-entropy (`Decomposition`)."""
+def measure(jobs: pd.DataFrame, named: Sequence[str] = ()) -> pd.DataFrame:
+    """For each setting with two members or more: its settings and what an experiment `named`
+    them (regularization: the cure), `members`, the members' mean test error (%) and its 95%
+    half-width, the ensemble's error (%), and the parts of the squared error and of the
+    cross-entropy (`Decomposition`)."""
     rows = []
     keys = [c for c in setting_columns(jobs) if c not in MEMBERS]
+    keys += [c for c in named if c in jobs and c not in keys]
     for members in members_of(jobs):
         probabilities, labels = load(members)
         errors = (probabilities.argmax(-1) != labels).mean(-1).ravel() * 100
@@ -153,15 +156,15 @@ def measure(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def section(jobs: pd.DataFrame) -> list[str]:
-    """summary.md's table of the settings' ensembles and the parts of their error."""
+def section(jobs: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """summary.md's table of the settings' ensembles and the parts of their error, the rows
+    told apart by those of the job table's setting `columns` that vary between them."""
     table = per_setting(jobs)
     if table.empty:
         return []
     subsets = table["subsets"].max() > 1
-    # The settings besides the model that tell the rows apart (sample_wise: the training size).
     shape = ("model.hidden", *PLUMBING)  # what the model column says, and where data is kept
-    varying = [c for c in table.columns if "." in c and c not in shape and table[c].nunique() > 1]
+    varying = [c for c in columns if c in table and c not in shape and table[c].nunique() > 1]
     shown = {
         "model": table["model"],
         **{c: [formatted(c, v) for v in table[c]] for c in varying},

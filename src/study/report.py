@@ -107,7 +107,7 @@ def markdown(table: pd.DataFrame, sweep_dir: Path, reporting: list[ModuleType]) 
         )
         shown["failed: why"] = reasons.where(table["status"] != "ok", "")
     sections = [line for e in reporting if hasattr(e, "sections") for line in e.sections(ok)]
-    sections += ensembles.section(ok)
+    sections += ensembles.section(ok, swept)
     lines += sections
     settings = by_setting(table)
     over_seeds = len(settings) > 0 and settings["seeds"].max() > 1
@@ -188,10 +188,10 @@ def write_report(sweep_dir: Path) -> list[Path]:
         settings.to_csv(sweep_dir / "summary_by_setting.csv", index=False)
         written.insert(1, sweep_dir / "summary_by_setting.csv")
     ok = table[table["status"] == "ok"]
-    ensembles.keep(ok, sweep_dir)
+    chosen = experiments.reporting(ok)
+    ensembles.keep(ok, sweep_dir, table_columns(table, chosen))
     if (sweep_dir / ensembles.TABLE).is_file():
         written.append(sweep_dir / ensembles.TABLE)
-    chosen = experiments.reporting(ok)
     (sweep_dir / "summary.md").write_text(markdown(table, sweep_dir, chosen))
     written += figures(table, sweep_dir, chosen)
     return [*written, write_explorer(sweep_dir, table, chosen)]

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from src.study.ensembles import decompose, per_setting, section
-from src.study.table import load_sweep
+from src.study.table import load_sweep, swept_settings
 from tests.study.sweeps import members, write_members
+
+
+def tabled(sweep) -> list[str]:
+    """The ensembles section as the report writes it: rows told apart by the swept settings."""
+    jobs = load_sweep(sweep)
+    return section(jobs, swept_settings(jobs))
+
 
 pytestmark = pytest.mark.smoke  # make smoke: the edit loop's check
 
@@ -57,7 +64,7 @@ def test_each_setting_with_members_gets_its_ensemble_and_the_parts_of_its_error(
     assert table["width"].tolist() == [16, 64] and table["members"].tolist() == [6, 6]
     assert (table["subsets"] == 3).all()
     assert np.allclose(table["bias"] + table["variance"], table["squared_error"])
-    lines = section(load_sweep(tmp_path))
+    lines = tabled(tmp_path)
     assert lines[1] == "## Ensembles, bias and variance"
     header = lines[-1].splitlines()[0]
     assert "over training sets" in header and "over seeds" in header
@@ -65,7 +72,7 @@ def test_each_setting_with_members_gets_its_ensemble_and_the_parts_of_its_error(
 
 def test_a_sweep_of_one_seed_a_setting_has_no_ensembles(tmp_path):
     write_members(tmp_path, 16, subsets=1, seeds=1, start=0)
-    assert per_setting(load_sweep(tmp_path)).empty and section(load_sweep(tmp_path)) == []
+    assert per_setting(load_sweep(tmp_path)).empty and tabled(tmp_path) == []
 
 
 def test_settings_of_one_model_are_told_apart_by_what_else_they_vary(tmp_path):
@@ -76,6 +83,6 @@ def test_settings_of_one_model_are_told_apart_by_what_else_they_vary(tmp_path):
         metrics = json.loads(metrics_file.read_text())
         metrics["config"]["data"]["train_size"] = size
         metrics_file.write_text(json.dumps(metrics))
-    header, _, *rows = section(load_sweep(tmp_path))[-1].splitlines()
+    header, _, *rows = tabled(tmp_path)[-1].splitlines()
     assert "data.train_size" in header
     assert ["| 1000 " in rows[0], "| 2000 " in rows[1]] == [True, True]

@@ -11,7 +11,7 @@ import pytest
 from src.study.experiments.regularization import TUNED, cure_effects
 from src.study.report import write_report
 from src.study.table import load_sweep
-from tests.study.sweeps import assert_png, write_job
+from tests.study.sweeps import assert_png, write_job, write_members
 
 # Test accuracy (%) per width for three cures; val accuracy follows it but where noted.
 CURES = {
@@ -104,3 +104,25 @@ def test_a_sweep_of_cures_names_each_jobs_cure_in_its_tables(tmp_path):
     cures = pd.read_csv(tmp_path / "summary.csv")["cure"]
     assert set(cures) == set(CURES)
     assert set(pd.read_csv(tmp_path / "summary_by_setting.csv")["cure"]) == set(CURES)
+
+
+def test_the_ensembles_table_tells_the_cures_apart_by_name(tmp_path):
+    """Early stopping changes no setting of the model: only the cure's name tells it apart."""
+    end = 0
+    for test_weights in ("last", "best"):
+        first = end
+        for width in (16, 32, 64, 128):
+            end = write_members(tmp_path, width, subsets=1, seeds=2, start=end)
+        for num in range(first, end):
+            path = tmp_path / str(num) / "metrics.json"
+            metrics = json.loads(path.read_text())
+            metrics["config"]["test_weights"] = test_weights
+            path.write_text(json.dumps(metrics))
+    write_report(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    table = text.split("## Ensembles, bias and variance")[1].split("\n## ")[0]
+    header, _, *rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert header.split("|")[2].strip() == "cure"
+    named = {(row.split("|")[1].strip(), row.split("|")[2].strip()) for row in rows}
+    cures = set(pd.read_csv(tmp_path / "summary.csv")["cure"])
+    assert len(cures) == 2 and named == {(f"MLP {w}", c) for w in (16, 32, 64, 128) for c in cures}
