@@ -1,7 +1,7 @@
 """The handout's picture of model complexity: `python -m src.polynomial [key=value ...]`.
 
 Fits polynomials of every degree to noisy samples of a quadratic for several seeds and writes
-into outputs/polynomial/<date>/<time>/ fits.csv (every fit), summary.md (the error by degree
+into outputs/polynomial/<date>/<time>/ fits.csv.gz (every fit), summary.md (the error by degree
 with 95% intervals) and polynomial.png (the three fits of the handout and the error against
 the degree). A minute at most, no torch (src/study/experiments/polynomial.py).
 """

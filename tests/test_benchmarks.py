@@ -1,12 +1,13 @@
 """Smoke tests: the benchmark and the step profile still run end to end (one timed epoch
-each, on the real MNIST); they assert no timing."""
+each, on the real MNIST); they assert no timing. The quick tour's table is the tour as it is."""
 
 import re
 
 import pytest
 import torch
 
-from tests.conftest import run_module
+from benchmarks import tour
+from tests.conftest import ROOT, run_module
 
 
 @pytest.mark.slow
@@ -35,3 +36,16 @@ def test_step_profile_accounts_for_both_loops(mnist_dir):
     ):
         assert item in rows
     assert "**whole epoch, per step**" in rows
+
+
+def test_the_tour_s_table_holds_the_tour_as_it_is_with_a_time_for_each_command():
+    rows = [
+        line.split(" | ")
+        for line in (ROOT / "benchmarks" / "tour.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    assert [(shown.strip("| `"), shows) for shown, shows, _ in rows] == [
+        (stop.shown, stop.shows) for stop in tour.TOUR
+    ], "benchmarks/tour.py's commands changed: python -m benchmarks.tour writes the table again"
+    times = [time.rstrip(" |") for *_, time in rows]
+    assert all(re.match(r"[\d.]+ (s|min)\b|a server", time) for time in times), times

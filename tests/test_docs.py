@@ -112,7 +112,12 @@ def test_the_pages_quote_results_and_the_study_s_headline_results_are_committed(
         for source, _ in re.findall(r"<!-- (results/[\w/.-]+): (.+?) -->", page.read_text())
     }
     assert quoted, "no page quotes the results"
-    headline = ["results/claims.md", "results/double_descent", "results/bias_variance"]
+    headline = [
+        "results/claims.md",
+        "results/double_descent",
+        "results/bias_variance",
+        "results/regularization",
+    ]
     assert [h for h in headline if not (ROOT / h).exists()] == []
 
 
@@ -120,7 +125,7 @@ def test_the_pages_quote_results_and_the_study_s_headline_results_are_committed(
     "page",
     [
         ROOT / "docs" / "explorer" / f"{n}.html"
-        for n in ("double_descent", "bias_variance", "claims")
+        for n in ("double_descent", "bias_variance", "regularization", "claims")
     ],
     ids=lambda p: p.stem,
 )

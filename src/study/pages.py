@@ -1,7 +1,7 @@
 """The study's pages, written from its results: `python -m src.study.pages [--check]`.
 
 The canonical runs live in results/<name>/: runs.tar.gz (each job's metrics.json and .hydra/,
-the sweep's multirun.yaml; polynomial keeps its fits.csv instead) and what the report wrote
+the sweep's multirun.yaml; polynomial keeps its fits.csv.gz instead) and what the report wrote
 from them (summary.md, the CSVs, ensembles.csv, the figures); results/claims.md is the claims
 table. This command writes each summary.md again from the runs, then copies what the pages
 quote into them: in README.md and docs/, a block between

@@ -199,5 +199,5 @@ def write_report(sweep_dir: Path) -> list[Path]:
 
 def summary_text(sweep_dir: Path) -> str:
     """summary.md as `write_report` writes it, written nowhere: the study's pages check it."""
-    table = load_sweep(sweep_dir)
+    table = described(load_sweep(sweep_dir))
     return markdown(table, sweep_dir, experiments.reporting(table[table["status"] == "ok"]))

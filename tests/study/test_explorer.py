@@ -390,6 +390,7 @@ def test_cures_get_a_curve_each_and_the_choice_per_width(tmp_path):
     tuned = next(t for t in test.data if t.name == "tuned per width on validation")
     assert "augmentation" in tuned.text[0]  # which cure each seed chose
     assert view.figures[1].layout.yaxis.title.text == "wrong labels fitted (%)"
+    assert [f.layout.xaxis.type for f in view.figures] == ["log", "log"]  # as its figure
 
 
 def test_the_page_names_each_jobs_cure_as_the_experiment_does(tmp_path):

@@ -20,7 +20,7 @@ from src.study.stats import mean_ci
 from src.study.table import differences
 
 SHOWN = (1, 2, 10)  # the handout's three fits: (a) underfits, (b) fits, (c) overfits
-FILE = "fits.csv"
+FILE = "fits.csv.gz"  # every fit with its coefficients, compressed
 
 
 def truth(x: np.ndarray) -> np.ndarray:

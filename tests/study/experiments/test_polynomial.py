@@ -50,5 +50,5 @@ def test_a_line_underfits_a_quadratic_fits_and_degree_ten_overfits():
 @pytest.mark.slow
 def test_the_command_writes_its_fits_summary_and_figure(tmp_path):
     run_module("src.polynomial", "seeds=3", "degrees=20", f"hydra.run.dir={tmp_path}")
-    assert {p.name for p in tmp_path.iterdir()} >= {"fits.csv", "summary.md", "polynomial.png"}
+    assert {p.name for p in tmp_path.iterdir()} >= {"fits.csv.gz", "summary.md", "polynomial.png"}
     assert "| 14       | 0 (passes through every point)" in (tmp_path / "summary.md").read_text()
