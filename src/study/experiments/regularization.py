@@ -143,8 +143,8 @@ def sections(jobs: pd.DataFrame) -> list[str]:
             if worst is not None
             else ""
         )
-        + f"{TUNED}: at each width (and seed), the job whose tested weights score best on "
-        "validation.",
+        + f"{TUNED.capitalize()}: at each width (and seed), the job whose tested weights score "
+        "best on validation.",
         "",
         pd.DataFrame(shown).to_markdown(index=False, disable_numparse=True),
         "",
@@ -240,8 +240,8 @@ def views(jobs: pd.DataFrame) -> list[explorer.View]:
     caption = (
         f"Test accuracy against parameters, a curve per cure ({over}); click a cure in the "
         "legend to hide or show it, double-click to see it alone. "
-        f"{TUNED}: at each width and seed, the cure whose tested weights score best on "
-        "validation (hover says which)."
+        f"{TUNED.capitalize()}: at each width and seed, the cure whose tested weights score "
+        "best on validation (hover says which)."
     )
     if len(figures) > 1:
         caption += (
