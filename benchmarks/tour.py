@@ -9,31 +9,44 @@ it on a quiet machine.
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from torchvision import datasets
 
 from benchmarks.bench import cpu_name
+from src.run.console import duration
+from src.study.pages import WALL
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "tour.md"
 DOUBLE_DESCENT = ROOT / "results" / "double_descent" / "summary.md"
 
 
+def double_descent_wall_time() -> str:
+    """The canonical double-descent sweep's wall time, as its summary says it."""
+    wall = WALL.search(DOUBLE_DESCENT.read_text()).group(1)
+    return f"{wall} ([its run](../results/double_descent/summary.md))"
+
+
+def a_server() -> str:
+    return "a server: it opens at once"
+
+
 @dataclass(frozen=True)
 class Stop:
-    """One command of the tour: as the README shows it, what it shows, and what runs it here
-    ({tmp}: the scratch folder), or None where its time is not the command's own."""
+    """One command of the tour: as the README shows it, what it shows, and either the command
+    that runs it here ({tmp}: the scratch folder) or, where its time is not measured here,
+    what gives it."""
 
     shown: str
     shows: str
-    runs: str | None
+    runs: str | Callable[[], str]
 
 
 TOUR = [
@@ -60,7 +73,7 @@ TOUR = [
     Stop(
         "python -m src.train experiment=double_descent seed=0,1,2",
         "the figure above, on your machine ([its page](../docs/study/double_descent.md))",
-        None,
+        double_descent_wall_time,
     ),
     Stop(
         "python -m src.predict ckpt_path=outputs/<date>/<time> image=my_digits/ seen=seen/",
@@ -71,13 +84,9 @@ TOUR = [
     Stop(
         "make tensorboard",
         "every run's curves, settings and pictures ([tracking](../docs/tracking.md))",
-        None,
+        a_server,
     ),
 ]
-
-
-def minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def write_digits(folder: Path, count: int = 10) -> None:
@@ -90,18 +99,14 @@ def write_digits(folder: Path, count: int = 10) -> None:
 
 
 def timed(stop: Stop, tmp: Path) -> str:
-    """The stop's time here: its command's wall time, or where that is not its own, what
-    stands for it."""
-    if stop.runs is None:
-        if "double_descent" in stop.shown:
-            wall = re.search(r"^Wall time: ([\d.]+ min)", DOUBLE_DESCENT.read_text(), re.M)
-            return f"{wall.group(1)} ([its run](../results/double_descent/summary.md))"
-        return "a server: it opens at once"
+    """The stop's time: its command's wall time here, or what gives it."""
+    if callable(stop.runs):
+        return stop.runs()
     python = str(Path(sys.executable))
     command = stop.runs.format(tmp=tmp).replace("python ", f"{python} ", 1)
     start = time.perf_counter()
     subprocess.run(command, shell=True, cwd=ROOT, check=True, capture_output=True)
-    return minutes(time.perf_counter() - start)
+    return duration(time.perf_counter() - start)
 
 
 def table(times: list[str]) -> str:
