@@ -31,28 +31,37 @@ SLURM_SWEEP = [
 ]
 
 
-def slurm_missing() -> str | None:
-    """Why no Slurm job can run here, or None when a responding node is free with 2 CPUs."""
+def slurm_missing(wait_s: float = 120) -> str | None:
+    """Why no Slurm job can run here, or None once a responding node has 2 CPUs free.
+
+    A node busy with an earlier test's job that Slurm is still ending gets `wait_s` to free up.
+    """
     if shutil.which("sinfo") is None:
         return "`sinfo` is not on PATH"
-    try:
-        sinfo = subprocess.run(
-            ["sinfo", "--noheader", "--responding", "--format=%T %c"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except subprocess.TimeoutExpired:
-        return "`sinfo` did not answer in 30 s"
-    if sinfo.returncode != 0:
-        return f"`sinfo` failed: {sinfo.stderr.strip()}"
-    nodes = [line.split() for line in sinfo.stdout.splitlines()]
-    if not any(s in ("idle", "mixed") and int(c.rstrip("+")) >= 2 for s, c in nodes):
-        return f"no idle node with 2 CPUs (sinfo: {sinfo.stdout.strip() or 'no node'})"
-    return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            sinfo = subprocess.run(
+                ["sinfo", "--noheader", "--responding", "--format=%T %C"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except subprocess.TimeoutExpired:
+            return "`sinfo` did not answer in 30 s"
+        if sinfo.returncode != 0:
+            return f"`sinfo` failed: {sinfo.stderr.strip()}"
+        # %C is allocated/idle/other/total CPUs.
+        cpus = [[int(n) for n in line.split()[1].split("/")] for line in sinfo.stdout.splitlines()]
+        if any(idle >= 2 for _, idle, _, _ in cpus):
+            return None
+        if not any(total >= 2 for *_, total in cpus) or time.monotonic() > deadline:
+            state = sinfo.stdout.strip() or "no node"
+            return f"no node with 2 idle CPUs after {wait_s:.0f} s (sinfo: {state})"
+        time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def slurm() -> None:
     reason = slurm_missing()
     if reason is None:
