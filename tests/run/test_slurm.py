@@ -55,8 +55,10 @@ def slurm_missing(wait_s: float = 120) -> str | None:
         cpus = [[int(n) for n in line.split()[1].split("/")] for line in sinfo.stdout.splitlines()]
         if any(idle >= 2 for _, idle, _, _ in cpus):
             return None
-        if not any(total >= 2 for *_, total in cpus) or time.monotonic() > deadline:
-            state = sinfo.stdout.strip() or "no node"
+        state = sinfo.stdout.strip() or "no node"
+        if not any(total >= 2 for *_, total in cpus):
+            return f"no node with 2 CPUs (sinfo: {state})"
+        if time.monotonic() > deadline:
             return f"no node with 2 idle CPUs after {wait_s:.0f} s (sinfo: {state})"
         time.sleep(0.5)
 
